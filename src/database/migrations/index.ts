@@ -1,0 +1,4 @@
+import { CreateThreatAssessmentTables1795940720736 } from './1795940720736-CreateThreatAssessmentTables.js';
+
+// Listed explicitly (no glob): the same list works from `dist/`, from the tests and from the CLI.
+export const MIGRATIONS = [CreateThreatAssessmentTables1795940720736];

@@ -1,0 +1,121 @@
+import { Check, ChildEntity, Column, Entity, Index, PrimaryColumn, TableInheritance, Unique } from 'typeorm';
+import type {
+  MailDestinationRoutingReason,
+  ThreatAssessmentContentType,
+  ThreatAssessmentRequestSource,
+  ThreatAssessmentStatus,
+  ThreatCategory,
+  ThreatExpectedAssessment,
+  RequestKind,
+} from '../threat-assessment.enums.js';
+
+/** Who created a request, as Graph's identitySet; taken from the caller's token, never from a body. */
+export interface IdentitySetColumn {
+  user?: { id: string; displayName?: string };
+  application?: { id: string; displayName?: string };
+}
+
+/**
+ * One table for the abstract request and its four derived types (single-table inheritance on
+ * `odata_type`). `tenant_id` leads every index: every query is tenant-scoped.
+ */
+@Entity({ name: 'threat_assessment_requests' })
+@TableInheritance({ column: { type: 'varchar', length: 40, name: 'kind' } })
+// TypeORM gives a discriminator an unnamed index unless one exists. No tenant-scoped query could use
+// one on `kind` alone, so this stand-in is partial and empty: named, and never maintained.
+@Index('ix_threat_assessment_requests_kind_unused', ['kind'], { where: 'false' })
+@Index('ix_threat_assessment_requests_tenant_created', ['tenantId', 'createdDateTime', 'id'])
+// The target of the results' composite foreign key: a result cannot point into another tenant.
+@Unique('uq_threat_assessment_requests_tenant_id', ['tenantId', 'id'])
+@Check(
+  'ck_threat_assessment_requests_kind',
+  `"kind" IN ('mailAssessmentRequest', 'emailFileAssessmentRequest', 'fileAssessmentRequest', 'urlAssessmentRequest')`,
+)
+@Check('ck_threat_assessment_requests_content_type', `"content_type" IN ('mail', 'url', 'file')`)
+@Check('ck_threat_assessment_requests_expected_assessment', `"expected_assessment" IN ('block', 'unblock')`)
+@Check(
+  'ck_threat_assessment_requests_category',
+  `"category" IN ('undefined', 'spam', 'phishing', 'malware', 'unknownFutureValue')`,
+)
+@Check('ck_threat_assessment_requests_status', `"status" IN ('pending', 'completed')`)
+@Check('ck_threat_assessment_requests_request_source', `"request_source" IN ('undefined', 'user', 'administrator')`)
+export abstract class ThreatAssessmentRequestEntity {
+  /** UUIDv7 made by the service: time-ordered keys keep index inserts local. */
+  @PrimaryColumn({ type: 'uuid', primaryKeyConstraintName: 'pk_threat_assessment_requests' })
+  id!: string;
+
+  @Column({ name: 'tenant_id', type: 'uuid' })
+  tenantId!: string;
+
+  /** Kept to the millisecond: the paging cursor and the wire both use milliseconds. */
+  @Column({ name: 'created_date_time', type: 'timestamptz', precision: 3, default: () => 'now()' })
+  createdDateTime!: Date;
+
+  /** The concrete type; `@odata.type` on the wire is `#microsoft.graph.{kind}`. */
+  @Column({ name: 'kind', type: 'varchar', length: 40 })
+  kind!: RequestKind;
+
+  @Column({ name: 'content_type', type: 'varchar', length: 16 })
+  contentType!: ThreatAssessmentContentType;
+
+  @Column({ name: 'expected_assessment', type: 'varchar', length: 16 })
+  expectedAssessment!: ThreatExpectedAssessment;
+
+  @Column({ name: 'category', type: 'varchar', length: 32 })
+  category!: ThreatCategory;
+
+  @Column({ name: 'status', type: 'varchar', length: 16, default: 'pending' })
+  status!: ThreatAssessmentStatus;
+
+  @Column({ name: 'request_source', type: 'varchar', length: 16 })
+  requestSource!: ThreatAssessmentRequestSource;
+
+  @Column({ name: 'created_by', type: 'jsonb' })
+  createdBy!: IdentitySetColumn;
+}
+
+@ChildEntity('mailAssessmentRequest')
+export class MailAssessmentRequestEntity extends ThreatAssessmentRequestEntity {
+  @Column({ name: 'recipient_email', type: 'varchar', length: 320, nullable: true })
+  recipientEmail!: string;
+
+  @Column({ name: 'message_uri', type: 'varchar', length: 2048, nullable: true })
+  messageUri!: string;
+
+  @Column({ name: 'destination_routing_reason', type: 'varchar', length: 32, nullable: true })
+  destinationRoutingReason!: MailDestinationRoutingReason | null;
+}
+
+/** `contentData` itself is never stored: only its size and SHA-256, for deduplication. */
+@ChildEntity('emailFileAssessmentRequest')
+export class EmailFileAssessmentRequestEntity extends ThreatAssessmentRequestEntity {
+  @Column({ name: 'recipient_email', type: 'varchar', length: 320, nullable: true })
+  recipientEmail!: string;
+
+  @Column({ name: 'destination_routing_reason', type: 'varchar', length: 32, nullable: true })
+  destinationRoutingReason!: MailDestinationRoutingReason | null;
+
+  @Column({ name: 'content_size', type: 'integer', nullable: true })
+  contentSize!: number;
+
+  @Column({ name: 'content_sha256', type: 'bytea', nullable: true })
+  contentSha256!: Buffer;
+}
+
+@ChildEntity('fileAssessmentRequest')
+export class FileAssessmentRequestEntity extends ThreatAssessmentRequestEntity {
+  @Column({ name: 'file_name', type: 'varchar', length: 255, nullable: true })
+  fileName!: string;
+
+  @Column({ name: 'content_size', type: 'integer', nullable: true })
+  contentSize!: number;
+
+  @Column({ name: 'content_sha256', type: 'bytea', nullable: true })
+  contentSha256!: Buffer;
+}
+
+@ChildEntity('urlAssessmentRequest')
+export class UrlAssessmentRequestEntity extends ThreatAssessmentRequestEntity {
+  @Column({ name: 'url', type: 'varchar', length: 2048, nullable: true })
+  url!: string;
+}
