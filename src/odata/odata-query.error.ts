@@ -1,14 +1,17 @@
+import { DomainError } from '../common/errors/domain-error.js';
+
 /**
  * A query option (`$filter`, `$top`, `$skiptoken`, …) that cannot be parsed or names something the
- * collection does not have. The exception filter answers it as 400 `invalidRequest` with the message.
+ * collection does not have: 400 `invalidRequest` with the message.
  */
-export class ODataQueryError extends Error {
+export class ODataQueryError extends DomainError {
+  readonly code = 'invalidQueryOption';
+
   constructor(
-    /** The option at fault, as the client spelled it without `$`, e.g. `filter`. */
+    /** The option at fault, without `$`, e.g. `filter`. */
     readonly option: string,
     message: string,
   ) {
     super(message);
-    this.name = 'ODataQueryError';
   }
 }

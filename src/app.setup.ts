@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import type { LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import type { FastifyServerOptions } from 'fastify';
+import { correlationHook, rewriteVersion } from './common/http/request-context.js';
+import { RouteTable } from './common/http/route-table.js';
+import type { AppConfig } from './config/app-config.js';
+import { AppModule } from './app.module.js';
+
+/** Builds the app exactly as production runs it; `main.ts` and every e2e test call this. */
+export async function createApp(
+  config: AppConfig,
+  databaseUrl: string,
+  logger: LoggerService | false = false,
+): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot({ config, databaseUrl }),
+    new FastifyAdapter(fastifyOptions(config)),
+    // Nest's own body parsers are off: configureApp installs the JSON-only one.
+    { logger, bodyParser: false, abortOnError: false },
+  );
+  configureApp(app, config);
+  return app;
+}
+
+/** Fastify's own options; `main.ts` and the tests build the adapter from the same function. */
+export function fastifyOptions(config: AppConfig): FastifyServerOptions {
+  return {
+    // Fastify takes a hop count too; its typings omit it.
+    trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
+    bodyLimit: config.bodyLimitBytes,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    // `__proto__` and `constructor.prototype` keys are refused while parsing (400), never merged.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    rewriteUrl: (raw) => {
+      const { url, version } = rewriteVersion(raw.url ?? '/');
+      (raw as typeof raw & { apiVersion?: string }).apiVersion = version;
+      return url;
+    },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  };
+}
+
+/**
+ * Everything that makes the app answer like production, applied by `main.ts` and by the tests alike:
+ * correlation headers, JSON-only bodies, 405s, and the OpenAPI document with Swagger UI.
+ */
+export function configureApp(app: NestFastifyApplication, config: AppConfig): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRoute', app.get(RouteTable).onRoute);
+  fastify.decorateRequest('clientRequestId', '');
+  fastify.decorateRequest('apiVersion', 'v1.0');
+  fastify.addHook('onRequest', (request, reply, done) => {
+    request.apiVersion = (request.raw as typeof request.raw & { apiVersion?: 'v1.0' | 'beta' }).apiVersion ?? 'v1.0';
+    correlationHook(request, reply, done);
+  });
+  // Bodies are JSON and nothing else: any other Content-Type is 415.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, fastify.getDefaultJsonParser('error', 'error'));
+
+  if (config.docsEnabled) {
+    SwaggerModule.setup('docs', app, () => createOpenApiDocument(app), {
+      jsonDocumentUrl: 'docs-json',
+      yamlDocumentUrl: 'docs-yaml',
+      customSiteTitle: 'Threat Assessment Service',
+      swaggerOptions: { persistAuthorization: true, displayRequestDuration: true, tryItOutEnabled: false },
+    });
+  }
+}
+
+export function createOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Threat Assessment Service')
+    .setDescription(
+      'The Microsoft Graph threat assessment API (`/informationProtection/threatAssessmentRequests` and their ' +
+        '`results`) on PostgreSQL. Routes are under `/v1.0`; `/beta` serves the same operations. ' +
+        'Authorize with a bearer token (`npm run token`, or the one the service prints at start in local mode).',
+    )
+    .setVersion('1.0')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token for this API.' })
+    .addTag('threatAssessmentRequest', 'Threat assessment requests: submit mail, email files, files and URLs for assessment.')
+    .addTag('threatAssessmentResult', 'Results of a threat assessment request.')
+    .addTag('health', 'Liveness and readiness probes.')
+    .build();
+  return SwaggerModule.createDocument(app, config, { operationIdFactory: (_controller, method) => method });
+}

@@ -1,0 +1,105 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/app-config.js';
+import { AuthenticationRequiredError, PermissionDeniedError } from './auth.errors.js';
+import { type Caller, PERSONAL_ACCOUNT_TENANT } from './caller.js';
+import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadOrCreateLocalKey } from './local-auth.js';
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CLOCK_TOLERANCE_SECONDS = 60;
+
+interface Verification {
+  /** Checks signature, algorithm, audience and lifetime. */
+  verify(token: string): Promise<JWTPayload>;
+  /** May hold `{tenantid}`, as Entra ID's multi-tenant issuer does; checked against the token's `tid`. */
+  issuer?: string;
+}
+
+/** Verifies bearer tokens with `jose` and turns their claims into a {@link Caller}. */
+@Injectable()
+export class TokenVerifier {
+  private readonly verification: Verification;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.verification = verificationFor(config.auth);
+  }
+
+  async verify(token: string): Promise<Caller> {
+    const { issuer } = this.verification;
+    let payload: JWTPayload;
+    try {
+      payload = await this.verification.verify(token);
+    } catch (error) {
+      throw new AuthenticationRequiredError(describe(error));
+    }
+    if (typeof payload.exp !== 'number') {
+      throw new AuthenticationRequiredError('The access token has no expiry.');
+    }
+    const tenantId = typeof payload.tid === 'string' ? payload.tid.toLowerCase() : '';
+    if (!GUID.test(tenantId)) {
+      throw new AuthenticationRequiredError('The access token has no valid tenant (tid).');
+    }
+    if (issuer && payload.iss !== issuer.replace('{tenantid}', tenantId)) {
+      throw new AuthenticationRequiredError('The access token was issued by an untrusted issuer.');
+    }
+    if (tenantId === PERSONAL_ACCOUNT_TENANT) {
+      throw new PermissionDeniedError('Personal Microsoft accounts are not supported by this API.');
+    }
+    return toCaller(payload, tenantId);
+  }
+}
+
+function verificationFor(auth: AppConfig['auth']): Verification {
+  switch (auth.mode) {
+    case 'jwks': {
+      const keys = createRemoteJWKSet(new URL(auth.jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+      const options = { algorithms: ['RS256', 'ES256'], audience: auth.audience, clockTolerance: CLOCK_TOLERANCE_SECONDS };
+      return { verify: async (token) => (await jwtVerify(token, keys, options)).payload, issuer: auth.issuer };
+    }
+    case 'hs256':
+      return hs256(auth.secret, auth.issuer, auth.audience);
+    case 'local':
+      return hs256(loadOrCreateLocalKey(), LOCAL_ISSUER, [LOCAL_AUDIENCE]);
+  }
+}
+
+function hs256(secret: string, issuer?: string, audience?: string[]): Verification {
+  const key = new TextEncoder().encode(secret);
+  const options = { algorithms: ['HS256'], audience, clockTolerance: CLOCK_TOLERANCE_SECONDS };
+  return { verify: async (token) => (await jwtVerify(token, key, options)).payload, issuer };
+}
+
+function toCaller(payload: JWTPayload, tenantId: string): Caller {
+  const scp = typeof payload.scp === 'string' ? payload.scp.split(' ').filter(Boolean) : undefined;
+  if (scp) {
+    const id = stringClaim(payload.oid) ?? stringClaim(payload.sub);
+    if (!id) throw new AuthenticationRequiredError('The access token names no user (oid).');
+    return { tenantId, kind: 'user', id, displayName: stringClaim(payload.name), permissions: new Set(scp) };
+  }
+  const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+  const appId = stringClaim(payload.azp) ?? stringClaim(payload.appid);
+  if (!appId) throw new AuthenticationRequiredError('The access token names no application (azp/appid).');
+  return {
+    tenantId,
+    kind: 'application',
+    id: appId,
+    displayName: stringClaim(payload.app_displayname),
+    permissions: new Set(roles),
+  };
+}
+
+function stringClaim(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 && value.length <= 256 ? value : undefined;
+}
+
+/** Says what failed without echoing the token. */
+function describe(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'The access token has expired.';
+  if (error instanceof errors.JWTClaimValidationFailed) return `The access token's '${error.claim}' claim is not accepted.`;
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'The access token signature is invalid.';
+  if (error instanceof errors.JOSEAlgNotAllowed) return "The access token's signing algorithm is not accepted.";
+  if (error instanceof errors.JWKSNoMatchingKey) return 'No signing key matches the access token.';
+  if (error instanceof errors.JWKSTimeout) return 'The signing keys could not be fetched in time.';
+  return 'The access token is malformed or invalid.';
+}

@@ -1,0 +1,186 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RouteTable } from '../http/route-table.js';
+import { assertUnreachable, DomainError } from './domain-error.js';
+import { type GraphErrorResponse, sendGraphError } from './graph-error-body.js';
+
+/** Seconds a client should wait before retrying while the database is unreachable. */
+const UNAVAILABLE_RETRY_AFTER = '5';
+
+/**
+ * The one place an error becomes a response: always Graph's envelope, never a stack trace or SQL.
+ * Registered as APP_FILTER, so the tests' app answers exactly like production.
+ */
+@Catch()
+export class GraphExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('GraphExceptionFilter');
+
+  constructor(private readonly routes: RouteTable) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const response = this.toResponse(exception, request);
+    if (response.status >= 500 && response.code === 'generalException') {
+      this.logger.error(
+        { err: exception, requestId: request.id, route: request.routeOptions?.url },
+        'Unexpected error',
+      );
+    }
+    sendGraphError(request, reply, response);
+  }
+
+  private toResponse(exception: unknown, request: FastifyRequest): GraphErrorResponse {
+    if (exception instanceof DomainError) return fromDomainError(exception);
+    if (exception instanceof HttpException) return this.fromHttpException(exception, request);
+    return fromFastifyError(exception) ?? fromDatabaseError(exception) ?? unexpected();
+  }
+
+  private fromHttpException(exception: HttpException, request: FastifyRequest): GraphErrorResponse {
+    const status = exception.getStatus();
+    if (status === 404) {
+      // Nest's router miss; the domain's own 404s are DomainErrors.
+      const path = request.url.split('?')[0] ?? '/';
+      const allowed = this.routes.allowedMethods(path);
+      if (allowed.length > 0) {
+        return {
+          status: 405,
+          code: 'notAllowed',
+          message: `${request.method} is not allowed on this resource; allowed: ${allowed.join(', ')}.`,
+          headers: { allow: allowed.join(', ') },
+        };
+      }
+      return { status: 404, code: 'itemNotFound', message: 'Resource not found for the segment.' };
+    }
+    return fromStatus(status) ?? unexpected();
+  }
+}
+
+function fromDomainError(error: DomainError): GraphErrorResponse {
+  switch (error.code) {
+    case 'invalidBody':
+    case 'invalidQueryOption':
+    case 'invalidId':
+    case 'checkPolicyRequiresMail':
+      return { status: 400, code: 'invalidRequest', message: error.message, details: error.details };
+    case 'notSupported':
+      return { status: 400, code: 'notSupported', message: error.message };
+    case 'authenticationRequired':
+      return {
+        status: 401,
+        code: 'InvalidAuthenticationToken',
+        message: error.message,
+        headers: { 'www-authenticate': 'Bearer' },
+      };
+    case 'permissionDenied':
+      return { status: 403, code: 'accessDenied', message: error.message };
+    case 'requestNotFound':
+    case 'resultNotFound':
+      return { status: 404, code: 'itemNotFound', message: error.message };
+    default:
+      return assertUnreachable(error.code);
+  }
+}
+
+function fromStatus(status: number): GraphErrorResponse | undefined {
+  switch (status) {
+    case 400:
+      return { status, code: 'invalidRequest', message: 'The request is malformed or incorrect.' };
+    case 405:
+      return { status, code: 'notAllowed', message: 'The method is not allowed on this resource.' };
+    case 413:
+      return { status, code: 'requestEntityTooLarge', message: 'The request body is too large.' };
+    case 415:
+      return {
+        status,
+        code: 'unsupportedMediaType',
+        message: "The request body's Content-Type must be application/json.",
+      };
+    case 503:
+      return unavailable();
+    default:
+      return undefined;
+  }
+}
+
+/** Errors Fastify raises before a handler runs: body parsing, limits, content types. */
+function fromFastifyError(error: unknown): GraphErrorResponse | undefined {
+  if (!isObject(error) || typeof error.code !== 'string' || !error.code.startsWith('FST_')) {
+    // JSON.parse failures come as SyntaxError with statusCode 400.
+    if (error instanceof SyntaxError && isObject(error) && error.statusCode === 400) {
+      return { status: 400, code: 'invalidRequest', message: 'The request body is not valid JSON.' };
+    }
+    return undefined;
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return fromStatus(413);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_TYPE':
+      return fromStatus(415);
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, code: 'invalidRequest', message: 'The request body is not valid JSON.' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, code: 'invalidRequest', message: 'The request body is empty; a JSON object is required.' };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, code: 'invalidRequest', message: 'Content-Length does not match the body.' };
+    default: {
+      const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
+      if (status >= 400 && status < 500) {
+        return fromStatus(status) ?? { status, code: 'invalidRequest', message: 'The request is malformed or incorrect.' };
+      }
+      return undefined;
+    }
+  }
+}
+
+/** Mapped by SQLSTATE and connection failure, never by message text, which is never sent on. */
+function fromDatabaseError(error: unknown): GraphErrorResponse | undefined {
+  const cause = isObject(error) && isObject(error.driverError) ? error.driverError : error;
+  if (!isObject(cause)) return undefined;
+  const code = typeof cause.code === 'string' ? cause.code : '';
+  if (code === '22P02' || code === '23514' || code === '22001') {
+    return { status: 400, code: 'invalidRequest', message: 'A value in the request is invalid.' };
+  }
+  if (
+    code.startsWith('08') ||
+    code === '57P01' ||
+    code === '57P02' ||
+    code === '57P03' ||
+    code === '53300' ||
+    code === '57014' ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code) ||
+    isConnectionMessage(cause.message)
+  ) {
+    return unavailable();
+  }
+  return undefined;
+}
+
+/** node-postgres reports pool and socket failures as plain Errors with these messages. */
+function isConnectionMessage(message: unknown): boolean {
+  return (
+    typeof message === 'string' &&
+    /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|Query read timeout/i.test(
+      message,
+    )
+  );
+}
+
+function unavailable(): GraphErrorResponse {
+  return {
+    status: 503,
+    code: 'serviceNotAvailable',
+    message: 'The service is temporarily unavailable. Retry after the time given in Retry-After.',
+    headers: { 'retry-after': UNAVAILABLE_RETRY_AFTER },
+  };
+}
+
+function unexpected(): GraphErrorResponse {
+  return { status: 500, code: 'generalException', message: 'An unexpected error occurred.' };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}

@@ -1,0 +1,36 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The client's `client-request-id`, or the request-id when it sent none (Graph's behaviour). */
+    clientRequestId: string;
+    /** The version segment the client called: `/beta` is served by the `/v1.0` routes. */
+    apiVersion: ApiVersion;
+  }
+}
+
+export type ApiVersion = 'v1.0' | 'beta';
+export const API_VERSIONS: readonly ApiVersion[] = ['v1.0', 'beta'];
+
+// Echoed into a response header: only a bounded, header-safe value is taken.
+const CLIENT_REQUEST_ID = /^[\w.:/+=@-]{1,128}$/;
+
+/** `onRequest` hook: every response, errors included, carries Graph's correlation headers. */
+export function correlationHook(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  const sent = request.headers['client-request-id'];
+  request.clientRequestId = typeof sent === 'string' && CLIENT_REQUEST_ID.test(sent) ? sent : request.id;
+  reply.header('request-id', request.id);
+  reply.header('client-request-id', request.clientRequestId);
+  done();
+}
+
+/**
+ * Fastify `rewriteUrl`: `/beta/...` is served by the `/v1.0/...` routes, and the version the client
+ * used is kept so that the links written back use it.
+ */
+export function rewriteVersion(url: string): { url: string; version: ApiVersion } {
+  if (url === '/beta' || url.startsWith('/beta/') || url.startsWith('/beta?')) {
+    return { url: `/v1.0${url.slice('/beta'.length)}`, version: 'beta' };
+  }
+  return { url, version: 'v1.0' };
+}

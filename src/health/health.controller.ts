@@ -1,0 +1,39 @@
+import { Controller, Get, HttpCode } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { Public } from '../auth/permissions.decorator.js';
+import { ApiGraphErrors } from '../common/errors/api-graph-errors.decorator.js';
+
+const PROBE_TIMEOUT_MS = 2000;
+
+@ApiTags('health')
+@Public()
+@Controller('health')
+export class HealthController {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  @Get('live')
+  @HttpCode(200)
+  @ApiOperation({ operationId: 'health_Live', summary: 'Liveness: the process answers' })
+  @ApiOkResponse({ schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] } } } })
+  live() {
+    return { status: 'ok' };
+  }
+
+  /** 200 only when the database answers; 503 (envelope, Retry-After) otherwise. */
+  @Get('ready')
+  @ApiOperation({ operationId: 'health_Ready', summary: 'Readiness: the database answers' })
+  @ApiOkResponse({ schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] } } } })
+  @ApiServiceUnavailableResponse({ description: 'The database does not answer.' })
+  @ApiGraphErrors([503])
+  async ready() {
+    await Promise.race([
+      this.dataSource.query('SELECT 1'),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(Object.assign(new Error('Connection terminated: readiness probe timed out'), { code: 'ETIMEDOUT' })), PROBE_TIMEOUT_MS).unref(),
+      ),
+    ]);
+    return { status: 'ok' };
+  }
+}

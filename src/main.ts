@@ -1,0 +1,105 @@
+import 'reflect-metadata';
+import { ConsoleLogger, Logger } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createApp } from './app.setup.js';
+import { LOCAL_AUDIENCE, LOCAL_ISSUER, LOCAL_TENANT_ID, LOCAL_USER, loadOrCreateLocalKey } from './auth/local-auth.js';
+import { PERMISSIONS } from './auth/caller.js';
+import { mintToken } from './auth/token-minter.js';
+import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
+import { resolveDatabase } from './database/resolve-database.js';
+import { runMigrations } from './database/run-migrations.js';
+
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+async function bootstrap(): Promise<void> {
+  const started = performance.now();
+  let config: AppConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`Configuration error: ${error.message}\n`);
+    process.exit(1);
+  }
+  const logger = new ConsoleLogger('ThreatAssessmentService', {
+    json: config.production,
+    logLevels: nestLevels(config.logLevel),
+  });
+  Logger.overrideLogger(logger);
+
+  const database = await resolveDatabase(config, (message) => logger.debug(message, 'EmbeddedPostgres'));
+  if (database.embedded) logger.log(`Embedded PostgreSQL on ${redact(database.url)} (data in ${config.embeddedPostgres.dir})`);
+  if (config.migrationsRun) {
+    const applied = await runMigrations(database.url);
+    logger.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Schema is up to date');
+  }
+
+  const app = await createApp(config, database.url, logger);
+  await app.listen({ port: config.port, host: config.host });
+  installShutdown(app, database.stop, logger);
+
+  const origin = config.publicBaseUrl ?? `http://localhost:${config.port}`;
+  logger.log(`API:     ${origin}/v1.0/informationProtection/threatAssessmentRequests`);
+  if (config.docsEnabled) logger.log(`Swagger: ${origin}/docs (OpenAPI: ${origin}/docs-json)`);
+  logger.log(`Ready in ${Math.round(performance.now() - started)} ms`);
+  if (config.auth.mode === 'local') await printLocalToken();
+}
+
+/** Local mode only: a token to paste into Swagger UI's "Authorize" or a curl command. */
+async function printLocalToken(): Promise<void> {
+  const token = await mintToken({
+    secret: loadOrCreateLocalKey(),
+    issuer: LOCAL_ISSUER,
+    audience: LOCAL_AUDIENCE,
+    tenantId: LOCAL_TENANT_ID,
+    user: { ...LOCAL_USER, scopes: [PERMISSIONS.readWrite] },
+    expiresInSeconds: 24 * 3600,
+  });
+  process.stdout.write(
+    `\nLocal mode (no auth configured): a token for tenant ${LOCAL_TENANT_ID}, user "${LOCAL_USER.displayName}", ` +
+      `scope ${PERMISSIONS.readWrite}, valid 24 h. More: npm run token -- --help\n\n${token}\n\n`,
+  );
+}
+
+/** SIGTERM/SIGINT: stop accepting (503 to new requests), finish those in flight, then stop the database. */
+function installShutdown(app: NestFastifyApplication, stopDatabase: () => Promise<void>, logger: ConsoleLogger): void {
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.log(`${signal}: shutting down`);
+    const timer = setTimeout(() => {
+      logger.error('Shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    timer.unref();
+    try {
+      await app.close();
+      await stopDatabase();
+      logger.log('Stopped');
+      process.exit(0);
+    } catch (error) {
+      logger.error(`Shutdown failed: ${String(error)}`);
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+function nestLevels(level: AppConfig['logLevel']) {
+  const order = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+  const cut = { silent: 0, fatal: 1, error: 2, warn: 3, info: 4, debug: 5, trace: 6 }[level];
+  return order.slice(0, cut);
+}
+
+function redact(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+bootstrap().catch((error: unknown) => {
+  process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

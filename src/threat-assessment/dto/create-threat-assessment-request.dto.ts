@@ -1,0 +1,120 @@
+import { ApiExtraModels } from '@nestjs/swagger';
+import { Polymorphic, ServerOwned } from '../../common/validation/polymorphic-body.js';
+import {
+  ABSTRACT_REQUEST_ODATA_TYPE,
+  type MailDestinationRoutingReason,
+  type ThreatCategory,
+  type ThreatExpectedAssessment,
+} from '../threat-assessment.enums.js';
+import {
+  CategoryField,
+  ContentDataField,
+  DestinationRoutingReasonField,
+  ExpectedAssessmentField,
+  FileNameField,
+  HttpUrlField,
+  ODataTypeField,
+  RecipientEmailField,
+} from './request-fields.decorators.js';
+
+/** Fields the service assigns: sent by a client, they are ignored, never taken. */
+const SERVER_OWNED = ['id', 'createdDateTime', 'status', 'contentType', 'requestSource', 'createdBy', 'results'];
+
+@ServerOwned(...SERVER_OWNED)
+export class CreateMailAssessmentRequestDto {
+  @ODataTypeField('#microsoft.graph.mailAssessmentRequest')
+  '@odata.type'!: '#microsoft.graph.mailAssessmentRequest';
+
+  @ExpectedAssessmentField()
+  expectedAssessment!: ThreatExpectedAssessment;
+
+  @CategoryField()
+  category!: ThreatCategory;
+
+  @RecipientEmailField()
+  recipientEmail!: string;
+
+  @HttpUrlField(
+    'The resource URI of the mail message for assessment.',
+    'https://graph.microsoft.com/v1.0/users/c52ce8db-3e4b-4181-93c4-7d6b6bffaf60/messages/AAMkADU3MWUxOTU0LWNlOTEt=',
+  )
+  messageUri!: string;
+
+  @DestinationRoutingReasonField()
+  destinationRoutingReason?: MailDestinationRoutingReason;
+}
+
+@ServerOwned(...SERVER_OWNED)
+export class CreateEmailFileAssessmentRequestDto {
+  @ODataTypeField('#microsoft.graph.emailFileAssessmentRequest')
+  '@odata.type'!: '#microsoft.graph.emailFileAssessmentRequest';
+
+  @ExpectedAssessmentField()
+  expectedAssessment!: ThreatExpectedAssessment;
+
+  @CategoryField()
+  category!: ThreatCategory;
+
+  @RecipientEmailField()
+  recipientEmail!: string;
+
+  @ContentDataField('Base64 of the .eml file; kept only as its size and SHA-256, answered as "".')
+  contentData!: string;
+
+  @DestinationRoutingReasonField()
+  destinationRoutingReason?: MailDestinationRoutingReason;
+}
+
+@ServerOwned(...SERVER_OWNED)
+export class CreateFileAssessmentRequestDto {
+  @ODataTypeField('#microsoft.graph.fileAssessmentRequest')
+  '@odata.type'!: '#microsoft.graph.fileAssessmentRequest';
+
+  @ExpectedAssessmentField()
+  expectedAssessment!: ThreatExpectedAssessment;
+
+  @CategoryField()
+  category!: ThreatCategory;
+
+  @FileNameField()
+  fileName!: string;
+
+  @ContentDataField('Base64 of the file; kept only as its size and SHA-256, answered as "".')
+  contentData!: string;
+}
+
+@ServerOwned(...SERVER_OWNED)
+export class CreateUrlAssessmentRequestDto {
+  @ODataTypeField('#microsoft.graph.urlAssessmentRequest')
+  '@odata.type'!: '#microsoft.graph.urlAssessmentRequest';
+
+  @ExpectedAssessmentField()
+  expectedAssessment!: ThreatExpectedAssessment;
+
+  @CategoryField()
+  category!: ThreatCategory;
+
+  @HttpUrlField('The URL string.', 'http://test.com')
+  url!: string;
+}
+
+export type CreateThreatAssessmentRequestBody =
+  | CreateMailAssessmentRequestDto
+  | CreateEmailFileAssessmentRequestDto
+  | CreateFileAssessmentRequestDto
+  | CreateUrlAssessmentRequestDto;
+
+export const CREATE_REQUEST_DTOS = {
+  '#microsoft.graph.mailAssessmentRequest': CreateMailAssessmentRequestDto,
+  '#microsoft.graph.emailFileAssessmentRequest': CreateEmailFileAssessmentRequestDto,
+  '#microsoft.graph.fileAssessmentRequest': CreateFileAssessmentRequestDto,
+  '#microsoft.graph.urlAssessmentRequest': CreateUrlAssessmentRequestDto,
+} as const;
+
+/**
+ * The body of "Create threatAssessmentRequest": abstract, resolved by `@odata.type` to one of the
+ * four DTOs above by the global validation pipe.
+ */
+@Polymorphic({ property: '@odata.type', types: CREATE_REQUEST_DTOS, abstract: [ABSTRACT_REQUEST_ODATA_TYPE] })
+@ApiExtraModels(...Object.values(CREATE_REQUEST_DTOS))
+export abstract class CreateThreatAssessmentRequestDto {}

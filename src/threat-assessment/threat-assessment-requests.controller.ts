@@ -1,0 +1,153 @@
+import { Body, Controller, Delete, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type Caller, PERMISSIONS } from '../auth/caller.js';
+import { CurrentCaller } from '../auth/current-caller.decorator.js';
+import { RequirePermissions } from '../auth/permissions.decorator.js';
+import { ApiGraphErrors, ERRORS_OF } from '../common/errors/api-graph-errors.decorator.js';
+import { PublicUrls } from '../common/http/public-url.js';
+import { ParseGuidPipe } from '../common/validation/parse-guid.pipe.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { ApiCollectionQuery, ApiExpandResults, ApiFilter, ApiSelect } from '../odata/api-query.decorators.js';
+import { parseCollectionQuery, parseCountQuery, parseItemQuery } from '../odata/query-options.js';
+import { project, selectionSuffix } from '../odata/select.js';
+import { SkipTokenCodec } from '../odata/skiptoken.js';
+import {
+  CREATE_REQUEST_DTOS,
+  CreateThreatAssessmentRequestDto,
+  type CreateThreatAssessmentRequestBody,
+} from './dto/create-threat-assessment-request.dto.js';
+import {
+  REQUEST_ODATA_TYPES,
+  REQUEST_RESPONSE_DTOS,
+  requestTypesSchema,
+  ThreatAssessmentRequestCollectionDto,
+} from './dto/threat-assessment-responses.dto.js';
+import { ThreatAssessmentRequestsService, type RequestWithResults } from './threat-assessment-requests.service.js';
+import { toThreatAssessmentRequestDto, toThreatAssessmentResultDto } from './threat-assessment.mapper.js';
+import { REQUEST_PROPERTIES, REQUESTS_QUERY } from './threat-assessment.query-specs.js';
+
+export const REQUESTS_PATH = 'informationProtection/threatAssessmentRequests';
+const FILTER_HELP =
+  "OData filter on contentType, expectedAssessment, category, status, requestSource (eq, ne, in) and createdDateTime (eq, ne, gt, ge, lt, le), with and, or, not, parentheses and isof('microsoft.graph.urlAssessmentRequest').";
+
+const READ = {
+  delegated: [PERMISSIONS.readWrite],
+  application: [PERMISSIONS.read, PERMISSIONS.readWrite],
+};
+
+@ApiTags('threatAssessmentRequest')
+@ApiBearerAuth()
+@ApiExtraModels(...REQUEST_RESPONSE_DTOS)
+@Controller(`v1.0/${REQUESTS_PATH}`)
+export class ThreatAssessmentRequestsController {
+  constructor(
+    private readonly requests: ThreatAssessmentRequestsService,
+    private readonly skiptokens: SkipTokenCodec,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  @RequirePermissions({ delegated: [PERMISSIONS.readWrite], application: [] })
+  @ApiOperation({ operationId: 'threatAssessmentRequests_Create', summary: 'Create threatAssessmentRequest' })
+  @ApiBody({ schema: requestTypesSchema(Object.values(CREATE_REQUEST_DTOS), Object.keys(CREATE_REQUEST_DTOS)) })
+  @ApiResponse({ status: 201, description: 'Created', schema: requestTypesSchema(REQUEST_RESPONSE_DTOS, REQUEST_ODATA_TYPES) })
+  @ApiGraphErrors(ERRORS_OF.write)
+  async create(
+    @CurrentCaller() caller: Caller,
+    @Body() body: CreateThreatAssessmentRequestDto,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    const entity = await this.requests.create(caller, body as CreateThreatAssessmentRequestBody);
+    const urls = this.urls(request);
+    void reply.header('location', urls.resource(`${REQUESTS_PATH}/${entity.id}`));
+    return { '@odata.context': urls.context(`${REQUESTS_PATH}/$entity`), ...toThreatAssessmentRequestDto(entity) };
+  }
+
+  @Get()
+  @RequirePermissions(READ)
+  @ApiOperation({ operationId: 'threatAssessmentRequests_List', summary: 'List threatAssessmentRequests' })
+  @ApiCollectionQuery({ properties: REQUEST_PROPERTIES, filter: FILTER_HELP, expand: true, defaultOrder: 'desc' })
+  @ApiOkResponse({ type: ThreatAssessmentRequestCollectionDto })
+  @ApiGraphErrors(ERRORS_OF.read.filter((s) => s !== 404))
+  async list(@CurrentCaller() caller: Caller, @Query() raw: Record<string, string>, @Req() request: FastifyRequest) {
+    const query = parseCollectionQuery(raw, REQUESTS_QUERY);
+    const scope = [caller.tenantId, 'requests', query.order, query.filter ?? ''];
+    const after = query.skiptoken ? this.skiptokens.decode(query.skiptoken, scope) : undefined;
+    const page = await this.requests.list(caller, query, after);
+    const urls = this.urls(request);
+    return {
+      '@odata.context': urls.context(`${REQUESTS_PATH}${selectionSuffix(query.select, query.expand)}`),
+      ...(page.count !== undefined ? { '@odata.count': page.count } : {}),
+      ...(page.next ? { '@odata.nextLink': urls.nextLink(REQUESTS_PATH, this.skiptokens.encode(page.next, scope)) } : {}),
+      value: page.items.map((item) => project(this.toItem(item), query.select, query.expand)),
+    };
+  }
+
+  @Get('$count')
+  @RequirePermissions(READ)
+  @Header('content-type', 'text/plain; charset=utf-8')
+  @ApiOperation({ operationId: 'threatAssessmentRequests_Count', summary: 'Count threatAssessmentRequests' })
+  @ApiFilter(FILTER_HELP)
+  @ApiProduces('text/plain')
+  @ApiOkResponse({ description: 'The number of requests, as text.', content: { 'text/plain': { schema: { type: 'integer' } } } })
+  @ApiGraphErrors(ERRORS_OF.read.filter((s) => s !== 404))
+  async count(@CurrentCaller() caller: Caller, @Query() raw: Record<string, string>): Promise<string> {
+    return String(await this.requests.count(caller, parseCountQuery(raw).filter));
+  }
+
+  @Get(':id')
+  @RequirePermissions(READ)
+  @ApiOperation({ operationId: 'threatAssessmentRequests_Get', summary: 'Get threatAssessmentRequest' })
+  @ApiParam({ name: 'id', description: 'The request id.', schema: { type: 'string', format: 'uuid' } })
+  @ApiSelect(REQUEST_PROPERTIES)
+  @ApiExpandResults()
+  @ApiOkResponse({ schema: requestTypesSchema(REQUEST_RESPONSE_DTOS, REQUEST_ODATA_TYPES) })
+  @ApiGraphErrors(ERRORS_OF.read)
+  async get(
+    @CurrentCaller() caller: Caller,
+    @Param('id', new ParseGuidPipe('id')) id: string,
+    @Query() raw: Record<string, string>,
+    @Req() request: FastifyRequest,
+  ) {
+    const query = parseItemQuery(raw, REQUESTS_QUERY);
+    const found = await this.requests.get(caller, id, query.expand.includes('results'));
+    const urls = this.urls(request);
+    const item = project(this.toItem(found), query.select, query.expand);
+    const expanded = found.results
+      ? {
+          'results@odata.context': urls.context(
+            `${REQUESTS_PATH}('${id}')/${item['@odata.type']!.slice(1)}/results`,
+          ),
+        }
+      : {};
+    return {
+      '@odata.context': urls.context(`${REQUESTS_PATH}${selectionSuffix(query.select, query.expand)}/$entity`),
+      ...item,
+      ...expanded,
+    };
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @RequirePermissions({ delegated: [PERMISSIONS.readWrite], application: [PERMISSIONS.readWrite] })
+  @ApiOperation({ operationId: 'threatAssessmentRequests_Delete', summary: 'Delete threatAssessmentRequest' })
+  @ApiParam({ name: 'id', description: 'The request id.', schema: { type: 'string', format: 'uuid' } })
+  @ApiResponse({ status: 204, description: 'Deleted, with its results.' })
+  @ApiGraphErrors(ERRORS_OF.read)
+  async delete(@CurrentCaller() caller: Caller, @Param('id', new ParseGuidPipe('id')) id: string): Promise<void> {
+    await this.requests.delete(caller, id);
+  }
+
+  private toItem({ request, results }: RequestWithResults) {
+    const dto = toThreatAssessmentRequestDto(request);
+    return results ? { ...dto, results: results.map(toThreatAssessmentResultDto) } : dto;
+  }
+
+  private urls(request: FastifyRequest): PublicUrls {
+    return new PublicUrls(request, this.config.publicBaseUrl);
+  }
+}

@@ -1,0 +1,112 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import type { Caller } from '../auth/caller.js';
+import { uuidv7 } from '../database/uuid-v7.js';
+import { keysetPage, type Page } from '../odata/keyset.js';
+import type { CollectionQuery } from '../odata/query-options.js';
+import type { KeysetPosition } from '../odata/skiptoken.js';
+import type { CreateThreatAssessmentResultDto } from './dto/create-threat-assessment-result.dto.js';
+import { ThreatAssessmentRequestEntity } from './entities/threat-assessment-request.entity.js';
+import { ThreatAssessmentResultEntity } from './entities/threat-assessment-result.entity.js';
+import {
+  CheckPolicyRequiresMailError,
+  ThreatAssessmentRequestNotFoundError,
+  ThreatAssessmentResultNotFoundError,
+} from './threat-assessment.errors.js';
+import { applyFilter, RESULTS_FILTER } from './threat-assessment.filters.js';
+
+/**
+ * Records a result and moves a pending parent to `completed`, in one statement and so one transaction.
+ * Raw SQL on purpose: the hot path of the service takes one round trip instead of the ORM's five
+ * (BEGIN, SELECT, INSERT, UPDATE, COMMIT). `parent` is empty when the request is not in the tenant;
+ * `inserted` is empty when the checkPolicy rule refuses. A request deleted between the two is caught
+ * by the foreign key (23503), which the exception filter would answer as 404.
+ */
+const ADD_RESULT_SQL = `
+  WITH parent AS (
+    SELECT id, tenant_id, content_type, status
+    FROM threat_assessment_requests
+    WHERE tenant_id = $1 AND id = $2
+  ), inserted AS (
+    INSERT INTO threat_assessment_results (id, tenant_id, request_id, result_type, message)
+    SELECT $3::uuid, tenant_id, id, $4::varchar, $5::varchar FROM parent
+    WHERE $4::varchar <> 'checkPolicy' OR content_type = 'mail'
+    RETURNING created_date_time
+  ), completed AS (
+    UPDATE threat_assessment_requests r SET status = 'completed'
+    FROM parent p
+    WHERE r.tenant_id = p.tenant_id AND r.id = p.id AND r.status = 'pending' AND EXISTS (SELECT 1 FROM inserted)
+  )
+  SELECT p.content_type, i.created_date_time FROM parent p LEFT JOIN inserted i ON true`;
+
+@Injectable()
+export class ThreatAssessmentResultsService {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async add(caller: Caller, requestId: string, body: CreateThreatAssessmentResultDto): Promise<ThreatAssessmentResultEntity> {
+    const id = uuidv7();
+    let rows: { content_type: string; created_date_time: Date | null }[];
+    try {
+      rows = await this.dataSource.query(ADD_RESULT_SQL, [caller.tenantId, requestId, id, body.resultType, body.message]);
+    } catch (error) {
+      if (isForeignKeyViolation(error)) throw new ThreatAssessmentRequestNotFoundError(requestId);
+      throw error;
+    }
+    const row = rows[0];
+    if (!row) throw new ThreatAssessmentRequestNotFoundError(requestId);
+    if (!row.created_date_time) throw new CheckPolicyRequiresMailError(row.content_type);
+    return Object.assign(new ThreatAssessmentResultEntity(), {
+      id,
+      tenantId: caller.tenantId,
+      requestId,
+      createdDateTime: row.created_date_time,
+      resultType: body.resultType,
+      message: body.message,
+    });
+  }
+
+  async list(
+    caller: Caller,
+    requestId: string,
+    query: CollectionQuery,
+    after?: KeysetPosition,
+  ): Promise<Page<ThreatAssessmentResultEntity> & { count?: number }> {
+    await this.assertRequestExists(caller, requestId);
+    const page = await keysetPage(this.scoped(caller, requestId, query.filter), { ...query, after });
+    const count = query.count ? await this.scoped(caller, requestId, query.filter).getCount() : undefined;
+    return { ...page, count };
+  }
+
+  async count(caller: Caller, requestId: string, filter?: string): Promise<number> {
+    await this.assertRequestExists(caller, requestId);
+    return this.scoped(caller, requestId, filter).getCount();
+  }
+
+  async get(caller: Caller, requestId: string, resultId: string): Promise<ThreatAssessmentResultEntity> {
+    const result = await this.scoped(caller, requestId).andWhere('x.id = :resultId', { resultId }).getOne();
+    if (result) return result;
+    await this.assertRequestExists(caller, requestId);
+    throw new ThreatAssessmentResultNotFoundError(requestId, resultId);
+  }
+
+  private async assertRequestExists(caller: Caller, requestId: string): Promise<void> {
+    const exists = await this.dataSource
+      .getRepository(ThreatAssessmentRequestEntity)
+      .existsBy({ tenantId: caller.tenantId, id: requestId });
+    if (!exists) throw new ThreatAssessmentRequestNotFoundError(requestId);
+  }
+
+  private scoped(caller: Caller, requestId: string, filter?: string) {
+    const qb = this.dataSource
+      .getRepository(ThreatAssessmentResultEntity)
+      .createQueryBuilder('x')
+      .where('x.tenantId = :tenantId AND x.requestId = :requestId', { tenantId: caller.tenantId, requestId });
+    return applyFilter(qb, filter, RESULTS_FILTER);
+  }
+}
+
+function isForeignKeyViolation(error: unknown): boolean {
+  const cause = (error as { driverError?: { code?: string }; code?: string } | null) ?? {};
+  return (cause.driverError?.code ?? cause.code) === '23503';
+}

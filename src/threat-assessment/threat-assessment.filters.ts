@@ -1,0 +1,41 @@
+import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import { compileFilter, type FilterSpec, parseFilter } from '../odata/filter/index.js';
+import {
+  REQUEST_KINDS,
+  THREAT_ASSESSMENT_CONTENT_TYPES,
+  THREAT_ASSESSMENT_REQUEST_SOURCES,
+  THREAT_ASSESSMENT_RESULT_TYPES,
+  THREAT_ASSESSMENT_STATUSES,
+  THREAT_CATEGORIES,
+  THREAT_EXPECTED_ASSESSMENTS,
+} from './threat-assessment.enums.js';
+
+/** `$filter` on requests: CONTRACT section 3, mapped to the table's columns. */
+export const REQUESTS_FILTER: FilterSpec = {
+  fields: {
+    contentType: { kind: 'enum', column: 'content_type', values: THREAT_ASSESSMENT_CONTENT_TYPES },
+    expectedAssessment: { kind: 'enum', column: 'expected_assessment', values: THREAT_EXPECTED_ASSESSMENTS },
+    category: { kind: 'enum', column: 'category', values: THREAT_CATEGORIES },
+    status: { kind: 'enum', column: 'status', values: THREAT_ASSESSMENT_STATUSES },
+    requestSource: { kind: 'enum', column: 'request_source', values: THREAT_ASSESSMENT_REQUEST_SOURCES },
+    createdDateTime: { kind: 'dateTime', column: 'created_date_time' },
+  },
+  isof: {
+    column: 'kind',
+    types: Object.fromEntries(REQUEST_KINDS.map((kind) => [`microsoft.graph.${kind}`, kind])),
+  },
+};
+
+export const RESULTS_FILTER: FilterSpec = {
+  fields: {
+    resultType: { kind: 'enum', column: 'result_type', values: THREAT_ASSESSMENT_RESULT_TYPES },
+    createdDateTime: { kind: 'dateTime', column: 'created_date_time' },
+  },
+};
+
+/** Adds a `$filter` as parameters: the SQL text comes only from the spec, never from the input. */
+export function applyFilter<T extends ObjectLiteral>(qb: SelectQueryBuilder<T>, text: string | undefined, spec: FilterSpec) {
+  if (text === undefined) return qb;
+  const { sql, params } = compileFilter(parseFilter(text), spec, qb.alias);
+  return qb.andWhere(`(${sql})`, params);
+}
