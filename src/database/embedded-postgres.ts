@@ -46,14 +46,19 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
   }
   removeStalePidFile(dir);
   await server.start();
+  const stopOnExit = () => stopPostmasterSync(dir);
+  process.once('exit', stopOnExit);
   await ensureDatabase(options.port, options.database);
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`,
-    stop: () => server.stop(),
+    stop: async () => {
+      process.removeListener('exit', stopOnExit);
+      await server.stop();
+    },
   };
 }
 
-const OWNED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit', 'message'] as const;
+const OWNED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit', 'message', 'exit'] as const;
 
 /**
  * The package hooks SIGTERM/SIGINT to stop the server at once and exit non-zero, which would cut
@@ -78,6 +83,16 @@ function removeStalePidFile(dir: string): void {
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) return;
   rmSync(pidFile);
+}
+
+/** Last resort when the process exits without stopping the server: a fast shutdown, so no orphan is left. */
+function stopPostmasterSync(dir: string): void {
+  try {
+    const pid = Number(readFileSync(resolve(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGINT');
+  } catch {
+    // Already stopped.
+  }
 }
 
 function isAlive(pid: number): boolean {

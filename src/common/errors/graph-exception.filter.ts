@@ -33,7 +33,10 @@ export class GraphExceptionFilter implements ExceptionFilter {
 
   private toResponse(exception: unknown, request: FastifyRequest): GraphErrorResponse {
     if (exception instanceof DomainError) return fromDomainError(exception);
-    if (exception instanceof HttpException) return this.fromHttpException(exception, request);
+    if (exception instanceof HttpException) {
+      // Nest wraps Fastify's own 4xx errors (body parsing, limits) with the original as the cause.
+      return fromFastifyError(exception.cause) ?? this.fromHttpException(exception, request);
+    }
     return fromFastifyError(exception) ?? fromDatabaseError(exception) ?? unexpected();
   }
 

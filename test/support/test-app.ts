@@ -1,0 +1,52 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import pg from 'pg';
+import supertest from 'supertest';
+import { inject } from 'vitest';
+import { createApp } from '../../src/app.setup.js';
+import { loadConfig } from '../../src/config/app-config.js';
+import { TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from './tokens.js';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  http: ReturnType<typeof supertest>;
+  /** Direct database access, for asserting what was (not) written. */
+  db: pg.Pool;
+  close(): Promise<void>;
+}
+
+/** The production app (same `createApp`), on the test database, with HS256 test tokens. */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const databaseUrl = inject('databaseUrl');
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    AUTH_HS256_SECRET: TEST_SECRET,
+    AUTH_ISSUER: TEST_ISSUER,
+    AUTH_AUDIENCE: TEST_AUDIENCE,
+    SKIPTOKEN_SECRET: 'test-skiptoken-secret-0123456789-abcdefgh',
+    DATABASE_URL: databaseUrl,
+    PUBLIC_BASE_URL: PUBLIC_BASE,
+    ...env,
+  });
+  const app = await createApp(config, databaseUrl);
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  return {
+    app,
+    http: supertest(app.getHttpServer()),
+    db,
+    close: async () => {
+      await db.end();
+      await app.close();
+    },
+  };
+}
+
+export const REQUESTS = '/v1.0/informationProtection/threatAssessmentRequests';
+/** The origin the test app writes into links (PUBLIC_BASE_URL); tests without it pass `PUBLIC_BASE_URL: ''`. */
+export const PUBLIC_BASE = 'https://threat-assessment.test';
+
+export async function countRows(db: pg.Pool, table: 'threat_assessment_requests' | 'threat_assessment_results', tenantId: string) {
+  const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = $1`, [tenantId]);
+  return Number(rows[0]!.n);
+}

@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import { PERMISSIONS } from '../../src/auth/caller.js';
+import { mintToken } from '../../src/auth/token-minter.js';
+
+export const TEST_SECRET = 'test-hs256-secret-that-is-long-enough-0123456789';
+export const TEST_ISSUER = 'https://login.test/threat-assessment/';
+export const TEST_AUDIENCE = 'api://threat-assessment-test';
+
+export interface TestIdentity {
+  tenantId: string;
+  token: string;
+  userId: string;
+}
+
+/** A fresh tenant with a delegated user holding `scopes` (ReadWrite.All by default). */
+export async function newTenant(scopes: string[] = [PERMISSIONS.readWrite]): Promise<TestIdentity> {
+  const tenantId = randomUUID();
+  const userId = randomUUID();
+  return { tenantId, userId, token: await userToken(tenantId, scopes, userId) };
+}
+
+export function userToken(tenantId: string, scopes: string[], userId: string = randomUUID(), displayName = 'Test User') {
+  return mintToken({
+    secret: TEST_SECRET,
+    issuer: TEST_ISSUER,
+    audience: TEST_AUDIENCE,
+    tenantId,
+    user: { id: userId, displayName, scopes },
+  });
+}
+
+export function appToken(tenantId: string, roles: string[], appId: string = randomUUID(), displayName = 'Test Engine') {
+  return mintToken({
+    secret: TEST_SECRET,
+    issuer: TEST_ISSUER,
+    audience: TEST_AUDIENCE,
+    tenantId,
+    application: { id: appId, displayName, roles },
+  });
+}
