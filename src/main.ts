@@ -36,7 +36,7 @@ async function bootstrap(): Promise<void> {
 
   const app = await createApp(config, database.url, logger);
   await app.listen({ port: config.port, host: config.host });
-  installShutdown(app, database.stop, logger);
+  installShutdown(app, () => database.stop(), logger);
 
   const origin = config.publicBaseUrl ?? `http://localhost:${config.port}`;
   logger.log(`API:     ${origin}/v1.0/informationProtection/threatAssessmentRequests`);

@@ -15,7 +15,7 @@ export async function resolveDatabase(
   onLog?: (message: string) => void,
 ): Promise<ResolvedDatabase> {
   if (config.databaseUrl) {
-    return { url: config.databaseUrl, embedded: false, stop: async () => undefined };
+    return { url: config.databaseUrl, embedded: false, stop: () => Promise.resolve() };
   }
   const server = await startEmbeddedPostgres({
     dir: config.embeddedPostgres.dir,
@@ -24,5 +24,5 @@ export async function resolveDatabase(
     persistent: true,
     onLog,
   });
-  return { url: server.url, embedded: true, stop: server.stop };
+  return { url: server.url, embedded: true, stop: () => server.stop() };
 }

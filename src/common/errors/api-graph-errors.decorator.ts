@@ -62,7 +62,13 @@ const DESCRIPTIONS: Record<number, string> = {
 };
 
 const READ = [400, 401, 403, 404, 500, 503];
-export const ERRORS_OF = { read: READ, write: [...READ, 413, 415, 429] } as const;
+/** What each kind of operation can answer; throttling (429) joins the writes once it is enforced. */
+export const ERRORS_OF = {
+  read: READ,
+  list: READ.filter((s) => s !== 404),
+  create: [...READ.filter((s) => s !== 404), 413, 415],
+  write: [...READ, 413, 415],
+} as const;
 
 /** Documents each status this operation can answer with the envelope schema, in one place. */
 export function ApiGraphErrors(statuses: readonly number[]) {

@@ -24,9 +24,9 @@ export function ServerOwned(...properties: string[]): ClassDecorator {
 }
 
 export function polymorphicSpec(target: unknown): PolymorphicBody | undefined {
-  return typeof target === 'function' ? Reflect.getMetadata(POLYMORPHIC, target) : undefined;
+  return typeof target === 'function' ? (Reflect.getMetadata(POLYMORPHIC, target) as PolymorphicBody | undefined) : undefined;
 }
 
 export function serverOwned(target: unknown): readonly string[] {
-  return (typeof target === 'function' && Reflect.getMetadata(SERVER_OWNED, target)) || [];
+  return (typeof target === 'function' && (Reflect.getMetadata(SERVER_OWNED, target) as string[] | undefined)) || [];
 }

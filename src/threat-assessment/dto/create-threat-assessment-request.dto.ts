@@ -1,4 +1,3 @@
-import { ApiExtraModels } from '@nestjs/swagger';
 import { Polymorphic, ServerOwned } from '../../common/validation/polymorphic-body.js';
 import {
   ABSTRACT_REQUEST_ODATA_TYPE,
@@ -116,5 +115,4 @@ export const CREATE_REQUEST_DTOS = {
  * four DTOs above by the global validation pipe.
  */
 @Polymorphic({ property: '@odata.type', types: CREATE_REQUEST_DTOS, abstract: [ABSTRACT_REQUEST_ODATA_TYPE] })
-@ApiExtraModels(...Object.values(CREATE_REQUEST_DTOS))
 export abstract class CreateThreatAssessmentRequestDto {}

@@ -74,5 +74,6 @@ export const FileNameField = () =>
     IsNotEmpty(),
     MaxLength(255),
     // Control characters would end up in logs and downstream tools.
+    // eslint-disable-next-line no-control-regex -- matching them is the point
     Matches(/^[^\u0000-\u001f\u007f]+$/, { message: 'fileName must not contain control characters' }),
   );

@@ -146,7 +146,7 @@ export function requestTypesSchema(models: readonly (new () => object)[], odataT
     oneOf: models.map((model) => ({ $ref: getSchemaPath(model) })),
     discriminator: {
       propertyName: '@odata.type',
-      mapping: Object.fromEntries(odataTypes.map((type, i) => [type, getSchemaPath(models[i]!)])),
+      mapping: Object.fromEntries(odataTypes.map((type, i) => [type, getSchemaPath(models[i])])),
     },
   };
 }

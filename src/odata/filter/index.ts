@@ -1,0 +1,13 @@
+export { compileFilter } from './filter-compiler.js';
+export { evaluateFilter } from './filter-evaluator.js';
+export { formatFilter } from './filter-formatter.js';
+export { parseFilter } from './filter-parser.js';
+export {
+  FILTER_LIMITS,
+  type CompiledFilter,
+  type ComparisonOperator,
+  type FilterFieldSpec,
+  type FilterLiteral,
+  type FilterNode,
+  type FilterSpec,
+} from './filter.types.js';
