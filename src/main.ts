@@ -7,7 +7,6 @@ import { PERMISSIONS } from './auth/caller.js';
 import { mintToken } from './auth/token-minter.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
 import { resolveDatabase } from './database/resolve-database.js';
-import { runMigrations } from './database/run-migrations.js';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
@@ -29,10 +28,6 @@ async function bootstrap(): Promise<void> {
 
   const database = await resolveDatabase(config, (message) => logger.debug(message, 'EmbeddedPostgres'));
   if (database.embedded) logger.log(`Embedded PostgreSQL on ${redact(database.url)} (data in ${config.embeddedPostgres.dir})`);
-  if (config.migrationsRun) {
-    const applied = await runMigrations(database.url);
-    logger.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Schema is up to date');
-  }
 
   const app = await createApp(config, database.url, logger);
   await app.listen({ port: config.port, host: config.host });

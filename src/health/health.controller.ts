@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { Public } from '../auth/permissions.decorator.js';
 import { ApiGraphErrors } from '../common/errors/api-graph-errors.decorator.js';
+import { DatabaseLifecycle } from '../database/database-lifecycle.service.js';
 
 const PROBE_TIMEOUT_MS = 2000;
 
@@ -11,7 +12,10 @@ const PROBE_TIMEOUT_MS = 2000;
 @Public()
 @Controller('health')
 export class HealthController {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly database: DatabaseLifecycle,
+  ) {}
 
   @Get('live')
   @HttpCode(200)
@@ -28,6 +32,7 @@ export class HealthController {
   @ApiServiceUnavailableResponse({ description: 'The database does not answer.' })
   @ApiGraphErrors([503])
   async ready() {
+    this.database.assertReady();
     await Promise.race([
       this.dataSource.query('SELECT 1'),
       new Promise((_, reject) =>

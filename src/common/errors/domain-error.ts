@@ -11,7 +11,8 @@ export type DomainErrorCode =
   | 'permissionDenied'
   | 'requestNotFound'
   | 'resultNotFound'
-  | 'checkPolicyRequiresMail';
+  | 'checkPolicyRequiresMail'
+  | 'databaseUnavailable';
 
 export interface ErrorDetail {
   /** The field or option at fault, as the client spelled it. */

@@ -81,6 +81,8 @@ function fromDomainError(error: DomainError): GraphErrorResponse {
     case 'requestNotFound':
     case 'resultNotFound':
       return { status: 404, code: 'itemNotFound', message: error.message };
+    case 'databaseUnavailable':
+      return unavailable();
     default:
       return assertUnreachable(error.code);
   }

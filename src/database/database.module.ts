@@ -1,0 +1,31 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { AppConfig } from '../config/app-config.js';
+import { dataSourceOptions } from './data-source-options.js';
+import { DatabaseLifecycle } from './database-lifecycle.service.js';
+import { DatabaseReadyInterceptor } from './database-ready.interceptor.js';
+
+@Global()
+@Module({})
+export class DatabaseModule {
+  static forRoot(config: AppConfig, databaseUrl: string): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [
+        TypeOrmModule.forRoot({
+          ...dataSourceOptions({
+            url: databaseUrl,
+            poolSize: config.dbPoolSize,
+            connectTimeoutMs: config.dbConnectTimeoutMs,
+            statementTimeoutMs: config.dbStatementTimeoutMs,
+          }),
+          // DatabaseLifecycle connects, so that the app starts even while the database is down.
+          manualInitialization: true,
+        }),
+      ],
+      providers: [DatabaseLifecycle, { provide: APP_INTERCEPTOR, useClass: DatabaseReadyInterceptor }],
+      exports: [DatabaseLifecycle],
+    };
+  }
+}
