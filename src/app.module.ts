@@ -8,6 +8,7 @@ import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { ObservabilityModule } from './observability/observability.module.js';
 import { ThreatAssessmentModule } from './threat-assessment/threat-assessment.module.js';
 
 export interface AppModuleOptions {
@@ -26,6 +27,7 @@ export class AppModule {
         DatabaseModule.forRoot(config, databaseUrl),
         AuthModule,
         HealthModule,
+        ObservabilityModule,
         ThreatAssessmentModule,
       ],
       providers: [

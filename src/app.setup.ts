@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { LoggerService } from '@nestjs/common';
+import helmet from '@fastify/helmet';
+import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
@@ -8,6 +9,27 @@ import { correlationHook, rewriteVersion } from './common/http/request-context.j
 import { RouteTable } from './common/http/route-table.js';
 import type { AppConfig } from './config/app-config.js';
 import { AppModule } from './app.module.js';
+import { MetricsService } from './observability/metrics.service.js';
+import { installRequestLogging } from './observability/request-logging.js';
+
+/**
+ * Strict enough for an API, loose enough for Swagger UI on /docs: its scripts and styles are served
+ * from this origin (the UI injects a few inline styles) and its "Try it out" calls this origin.
+ */
+const CONTENT_SECURITY_POLICY = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  fontSrc: ["'self'", 'data:'],
+  objectSrc: ["'none'"],
+  frameAncestors: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  // Swagger UI is also served over plain http locally; upgrading its calls to https would break them.
+  upgradeInsecureRequests: null,
+};
 
 /** Builds the app exactly as production runs it; `main.ts` and every e2e test call this. */
 export async function createApp(
@@ -21,7 +43,7 @@ export async function createApp(
     // Nest's own body parsers are off: configureApp installs the JSON-only one.
     { logger, bodyParser: false, abortOnError: false },
   );
-  configureApp(app, config);
+  await configureApp(app, config);
   return app;
 }
 
@@ -50,8 +72,10 @@ export function fastifyOptions(config: AppConfig): FastifyServerOptions {
  * Everything that makes the app answer like production, applied by `main.ts` and by the tests alike:
  * correlation headers, JSON-only bodies, 405s, and the OpenAPI document with Swagger UI.
  */
-export function configureApp(app: NestFastifyApplication, config: AppConfig): void {
+export async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
+  installRequestLogging(fastify, new Logger('HTTP'), app.get(MetricsService), config.production);
+  await app.register(helmet, { contentSecurityPolicy: { directives: CONTENT_SECURITY_POLICY } });
   fastify.addHook('onRoute', app.get(RouteTable).onRoute);
   fastify.decorateRequest('clientRequestId', '');
   fastify.decorateRequest('apiVersion', 'v1.0');

