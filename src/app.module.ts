@@ -9,6 +9,8 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
+import { ThrottlingModule } from './throttling/throttling.module.js';
+import { IdempotencyModule } from './idempotency/idempotency.module.js';
 import { ThreatAssessmentModule } from './threat-assessment/threat-assessment.module.js';
 
 export interface AppModuleOptions {
@@ -28,6 +30,8 @@ export class AppModule {
         AuthModule,
         HealthModule,
         ObservabilityModule,
+        ThrottlingModule,
+        IdempotencyModule,
         ThreatAssessmentModule,
       ],
       providers: [

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import helmet from '@fastify/helmet';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -65,7 +66,8 @@ export function fastifyOptions(config: AppConfig): FastifyServerOptions {
       return url;
     },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
-  };
+    ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
+  } as FastifyServerOptions;
 }
 
 /**
@@ -76,6 +78,15 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   const fastify = app.getHttpAdapter().getInstance();
   installRequestLogging(fastify, new Logger('HTTP'), app.get(MetricsService), config.production);
   await app.register(helmet, { contentSecurityPolicy: { directives: CONTENT_SECURITY_POLICY } });
+  if (config.corsOrigins.length > 0) {
+    app.enableCors({
+      origin: config.corsOrigins,
+      methods: ['GET', 'POST', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'client-request-id', 'idempotency-key'],
+      exposedHeaders: ['request-id', 'client-request-id', 'location', 'retry-after'],
+      maxAge: 600,
+    });
+  }
   fastify.addHook('onRoute', app.get(RouteTable).onRoute);
   fastify.decorateRequest('clientRequestId', '');
   fastify.decorateRequest('apiVersion', 'v1.0');

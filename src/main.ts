@@ -33,7 +33,7 @@ async function bootstrap(): Promise<void> {
   await app.listen({ port: config.port, host: config.host });
   installShutdown(app, () => database.stop(), logger);
 
-  const origin = config.publicBaseUrl ?? `http://localhost:${config.port}`;
+  const origin = config.publicBaseUrl ?? `${config.tls ? 'https' : 'http'}://localhost:${config.port}`;
   logger.log(`API:     ${origin}/v1.0/informationProtection/threatAssessmentRequests`);
   if (config.docsEnabled) logger.log(`Swagger: ${origin}/docs (OpenAPI: ${origin}/docs-json)`);
   logger.log(`Ready in ${Math.round(performance.now() - started)} ms`);

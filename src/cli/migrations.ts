@@ -105,7 +105,7 @@ async function diff(url: string, command: string, name: string | undefined): Pro
 }
 
 function migrationSource(className: string, up: string[], down: string[]): string {
-  const lines = (queries: string[]) => queries.map((q) => `    await queryRunner.query(${JSON.stringify(q)});`).join('\n');
+  const lines = (queries: string[]) => queries.map((q) => `    await queryRunner.query(${readable(q)});`).join('\n');
   return `import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 export class ${className} implements MigrationInterface {
@@ -120,6 +120,26 @@ ${lines(down)}
   }
 }
 `;
+}
+
+/** A template literal, one column or constraint per line for CREATE TABLE, so reviewers can read it. */
+function readable(query: string): string {
+  const sql = query.replace(/ {2}\(/g, ' (').trim();
+  const table = /^(CREATE TABLE "[^"]+") \((.*)\)$/s.exec(sql);
+  if (!table) return `\`${sql}\``;
+  const parts: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (const char of table[2]!) {
+    if (char === '(') depth++;
+    if (char === ')') depth--;
+    if (char === ',' && depth === 0) {
+      parts.push(current.trim());
+      current = '';
+    } else current += char;
+  }
+  parts.push(current.trim());
+  return `\`\n      ${table[1]} (\n${parts.map((p) => `        ${p}`).join(',\n')}\n      )\n    \``;
 }
 
 main().then(

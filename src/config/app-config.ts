@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { GRAPH_LIMITS, NO_LIMITS, parseLimits, type ThrottleLimits } from '../throttling/throttle-limits.js';
 
 /** Typed, validated environment. Every variable is listed in `.env.example` and the README. */
 export interface AppConfig {
@@ -22,6 +23,14 @@ export interface AppConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   docsEnabled: boolean;
   bodyLimitBytes: number;
+  /** POST limits (CONTRACT section 6); `THROTTLE_PRESET=graph` gives Graph's numbers. */
+  throttle: ThrottleLimits;
+  /** How long an `Idempotency-Key` is remembered. */
+  idempotencyTtlSeconds: number;
+  /** Browser origins allowed by CORS; empty: none. */
+  corsOrigins: string[];
+  /** Serve HTTPS with this certificate and key (PEM files). */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export type AuthConfig =
@@ -63,6 +72,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel,
     docsEnabled: boolean(env, 'DOCS_ENABLED', true),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 8 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+    throttle: throttleLimits(env),
+    idempotencyTtlSeconds: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 24 * 3600, 60, 30 * 24 * 3600),
+    corsOrigins: corsOrigins(env.CORS_ORIGINS),
+    tls: tlsFiles(env),
   };
   if (production && !config.skiptokenSecret) {
     throw new ConfigError(
@@ -99,10 +112,53 @@ function authConfig(env: NodeJS.ProcessEnv, production: boolean): AuthConfig {
   return { mode: 'local' };
 }
 
+function throttleLimits(env: NodeJS.ProcessEnv): ThrottleLimits {
+  const preset = env.THROTTLE_PRESET?.trim() || 'off';
+  if (preset !== 'off' && preset !== 'graph') throw new ConfigError(`THROTTLE_PRESET must be off or graph, got '${preset}'`);
+  const base = preset === 'graph' ? GRAPH_LIMITS : NO_LIMITS;
+  const limits = (name: string, fallback: ThrottleLimits[keyof ThrottleLimits]) => {
+    const raw = env[name];
+    if (raw === undefined) return fallback;
+    try {
+      return parseLimits(raw, name);
+    } catch (error) {
+      throw new ConfigError((error as Error).message);
+    }
+  };
+  return {
+    tenant: limits('THROTTLE_TENANT_LIMITS', base.tenant),
+    resource: limits('THROTTLE_RESOURCE_LIMITS', base.resource),
+    results: limits('THROTTLE_RESULT_LIMITS', base.results),
+  };
+}
+
+function corsOrigins(raw: string | undefined): string[] {
+  const origins = (raw ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (!url || url.origin !== origin) throw new ConfigError(`CORS_ORIGINS entries must be origins like https://app.contoso.com; '${origin}' is not`);
+  }
+  return origins;
+}
+
+function tlsFiles(env: NodeJS.ProcessEnv): AppConfig['tls'] {
+  const certFile = env.TLS_CERT_FILE?.trim();
+  const keyFile = env.TLS_KEY_FILE?.trim();
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new ConfigError('TLS_CERT_FILE and TLS_KEY_FILE go together');
+  return { certFile, keyFile };
+}
+
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
-  const value = Number(raw);
+  // Digits only: Number() would also take '0x10', '1e3' and '' as integers.
+  const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
   }
@@ -146,9 +202,23 @@ function trustProxy(raw: string | undefined): AppConfig['trustProxy'] {
   if (/^\d+$/.test(value)) return Number(value);
   const list = value.split(',').map((v) => v.trim());
   for (const entry of list) {
-    if (!isIP(entry.split('/')[0] ?? '')) {
+    if (!isAddressOrRange(entry)) {
       throw new ConfigError(`TRUST_PROXY must be true, false, a hop count or a list of addresses; '${entry}' is none`);
     }
   }
   return list;
+}
+
+/** An address, or a CIDR range whose prefix fits its family (an IPv4 range may give a netmask): what Fastify compiles. */
+function isAddressOrRange(entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  if (prefix === undefined) return true;
+  // Fastify refuses an empty range (/0): TRUST_PROXY=true says that.
+  if (/^\d{1,3}$/.test(prefix)) return Number(prefix) >= 1 && Number(prefix) <= (family === 4 ? 32 : 128);
+  if (family !== 4 || isIP(prefix) !== 4) return false;
+  // A netmask is ones then zeros: its complement plus one is a power of two.
+  const hostBits = 2 ** 32 - 1 - prefix.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+  return hostBits < 2 ** 32 - 1 && ((hostBits + 1) & hostBits) === 0;
 }

@@ -1,6 +1,8 @@
 import type { DataSourceOptions } from 'typeorm';
 import { ThreatAssessmentRequestEntity, MailAssessmentRequestEntity, EmailFileAssessmentRequestEntity, FileAssessmentRequestEntity, UrlAssessmentRequestEntity } from '../threat-assessment/entities/threat-assessment-request.entity.js';
 import { ThreatAssessmentResultEntity } from '../threat-assessment/entities/threat-assessment-result.entity.js';
+import { IdempotencyKeyEntity } from '../idempotency/idempotency-key.entity.js';
+import { ThrottleCounterEntity } from '../throttling/throttle-counter.entity.js';
 import { MIGRATIONS } from './migrations/index.js';
 
 export interface DatabaseSettings {
@@ -17,6 +19,8 @@ export const ENTITIES = [
   FileAssessmentRequestEntity,
   UrlAssessmentRequestEntity,
   ThreatAssessmentResultEntity,
+  ThrottleCounterEntity,
+  IdempotencyKeyEntity,
 ];
 
 /** The one source of TypeORM options: the app, the migration CLI and the tests all use it. */

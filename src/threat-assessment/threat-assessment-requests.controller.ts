@@ -6,6 +6,7 @@ import { CurrentCaller } from '../auth/current-caller.decorator.js';
 import { RequirePermissions } from '../auth/permissions.decorator.js';
 import { ApiGraphErrors, ERRORS_OF } from '../common/errors/api-graph-errors.decorator.js';
 import { PublicUrls } from '../common/http/public-url.js';
+import { idempotencyClaim, idempotencyKeyOf } from '../idempotency/idempotency.js';
 import { ParseGuidPipe } from '../common/validation/parse-guid.pipe.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -39,7 +40,7 @@ const READ = {
 
 @ApiTags('threatAssessmentRequest')
 @ApiBearerAuth()
-@ApiExtraModels(...REQUEST_RESPONSE_DTOS)
+@ApiExtraModels(...REQUEST_RESPONSE_DTOS, ...Object.values(CREATE_REQUEST_DTOS))
 @Controller(`v1.0/${REQUESTS_PATH}`)
 export class ThreatAssessmentRequestsController {
   constructor(
@@ -54,16 +55,18 @@ export class ThreatAssessmentRequestsController {
   @ApiOperation({ operationId: 'threatAssessmentRequests_Create', summary: 'Create threatAssessmentRequest' })
   @ApiBody({ schema: requestTypesSchema(Object.values(CREATE_REQUEST_DTOS), Object.keys(CREATE_REQUEST_DTOS)) })
   @ApiResponse({ status: 201, description: 'Created', schema: requestTypesSchema(REQUEST_RESPONSE_DTOS, REQUEST_ODATA_TYPES) })
-  @ApiGraphErrors(ERRORS_OF.write)
+  @ApiGraphErrors(ERRORS_OF.create)
   async create(
     @CurrentCaller() caller: Caller,
     @Body() body: CreateThreatAssessmentRequestDto,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const entity = await this.requests.create(caller, body as CreateThreatAssessmentRequestBody);
+    const claim = idempotencyClaim(idempotencyKeyOf(request), ['createRequest'], body, this.config.idempotencyTtlSeconds);
+    const { request: entity, replayed } = await this.requests.create(caller, body as CreateThreatAssessmentRequestBody, claim);
     const urls = this.urls(request);
     void reply.header('location', urls.resource(`${REQUESTS_PATH}/${entity.id}`));
+    if (replayed) void reply.header('idempotent-replayed', 'true');
     return { '@odata.context': urls.context(`${REQUESTS_PATH}/$entity`), ...toThreatAssessmentRequestDto(entity) };
   }
 
@@ -72,7 +75,7 @@ export class ThreatAssessmentRequestsController {
   @ApiOperation({ operationId: 'threatAssessmentRequests_List', summary: 'List threatAssessmentRequests' })
   @ApiCollectionQuery({ properties: REQUEST_PROPERTIES, filter: FILTER_HELP, expand: true, defaultOrder: 'desc' })
   @ApiOkResponse({ type: ThreatAssessmentRequestCollectionDto })
-  @ApiGraphErrors(ERRORS_OF.read.filter((s) => s !== 404))
+  @ApiGraphErrors(ERRORS_OF.list)
   async list(@CurrentCaller() caller: Caller, @Query() raw: Record<string, string>, @Req() request: FastifyRequest) {
     const query = parseCollectionQuery(raw, REQUESTS_QUERY);
     const scope = [caller.tenantId, 'requests', query.order, query.filter ?? ''];
@@ -94,7 +97,7 @@ export class ThreatAssessmentRequestsController {
   @ApiFilter(FILTER_HELP)
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'The number of requests, as text.', content: { 'text/plain': { schema: { type: 'integer' } } } })
-  @ApiGraphErrors(ERRORS_OF.read.filter((s) => s !== 404))
+  @ApiGraphErrors(ERRORS_OF.list)
   async count(@CurrentCaller() caller: Caller, @Query() raw: Record<string, string>): Promise<string> {
     return String(await this.requests.count(caller, parseCountQuery(raw).filter));
   }

@@ -4,6 +4,9 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { Caller } from '../auth/caller.js';
 import { uuidv7 } from '../database/uuid-v7.js';
+import { IdempotencyKeys } from '../idempotency/idempotency-keys.service.js';
+import type { IdempotencyClaim } from '../idempotency/idempotency.js';
+import { Throttler } from '../throttling/throttler.service.js';
 import { keysetPage, type Page } from '../odata/keyset.js';
 import type { CollectionQuery } from '../odata/query-options.js';
 import type { KeysetPosition } from '../odata/skiptoken.js';
@@ -40,10 +43,28 @@ const ENTITY_OF = {
 /** Requests of the caller's tenant: every query here is scoped by `tenant_id`. */
 @Injectable()
 export class ThreatAssessmentRequestsService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly throttler: Throttler,
+    private readonly idempotencyKeys: IdempotencyKeys,
+  ) {}
 
-  async create(caller: Caller, body: CreateThreatAssessmentRequestBody): Promise<ThreatAssessmentRequestEntity> {
+  /**
+   * With an idempotency claim, a retry of an earlier create answers that request again (`replayed`)
+   * and writes nothing; the key is claimed in the transaction that inserts the request.
+   */
+  async create(
+    caller: Caller,
+    body: CreateThreatAssessmentRequestBody,
+    claim?: IdempotencyClaim,
+  ): Promise<{ request: ThreatAssessmentRequestEntity; replayed: boolean }> {
+    if (claim) {
+      const previous = await this.idempotencyKeys.previous(caller.tenantId, claim);
+      if (previous) return { request: (await this.get(caller, previous, false)).request, replayed: true };
+    }
     const kind = body['@odata.type'].slice('#microsoft.graph.'.length) as RequestKind;
+    const fields = derivedFields(body);
+    await this.throttler.createRequest(caller.tenantId, resourceKey(body, fields));
     const entity = Object.assign(new ENTITY_OF[kind](), {
       id: uuidv7(),
       tenantId: caller.tenantId,
@@ -55,11 +76,23 @@ export class ThreatAssessmentRequestsService {
       // Graph: requests made through this API are administrator submissions.
       requestSource: 'administrator',
       createdBy: identitySetOf(caller),
-      ...derivedFields(body),
+      ...fields,
     } satisfies Partial<ThreatAssessmentRequestEntity>);
-    // INSERT … RETURNING fills createdDateTime from the database clock; no read-back.
-    await this.dataSource.getRepository(ENTITY_OF[kind]).insert(entity);
-    return entity;
+    if (!claim) {
+      // INSERT … RETURNING fills createdDateTime from the database clock; no read-back.
+      await this.dataSource.getRepository(ENTITY_OF[kind]).insert(entity);
+      return { request: entity, replayed: false };
+    }
+    const won = await this.dataSource.transaction(async (manager) => {
+      if (!(await this.idempotencyKeys.claim(manager, caller.tenantId, claim, entity.id))) return false;
+      await manager.getRepository(ENTITY_OF[kind]).insert(entity);
+      return true;
+    });
+    if (won) return { request: entity, replayed: false };
+    // A concurrent attempt with the same key committed first: answer what it created.
+    const previous = await this.idempotencyKeys.previous(caller.tenantId, claim);
+    if (!previous) throw new ThreatAssessmentRequestNotFoundError(entity.id);
+    return { request: (await this.get(caller, previous, false)).request, replayed: true };
   }
 
   async list(caller: Caller, query: CollectionQuery, after?: KeysetPosition): Promise<RequestsPage> {
@@ -150,6 +183,16 @@ function derivedFields(body: CreateThreatAssessmentRequestBody) {
     case '#microsoft.graph.urlAssessmentRequest':
       return { url: body.url };
   }
+}
+
+/** What Graph's per-resource limit counts: a message and its recipient, a URL, a file's content. */
+function resourceKey(body: CreateThreatAssessmentRequestBody, fields: ReturnType<typeof derivedFields>): string {
+  const identity: string[] = [body['@odata.type']];
+  if ('recipientEmail' in body) identity.push(body.recipientEmail.toLowerCase());
+  if ('messageUri' in body) identity.push(body.messageUri);
+  if ('url' in body) identity.push(body.url);
+  if ('contentSha256' in fields) identity.push(fields.contentSha256.toString('hex'));
+  return createHash('sha256').update(JSON.stringify(identity)).digest('hex');
 }
 
 function digest(contentData: string): { contentSize: number; contentSha256: Buffer } {

@@ -6,6 +6,7 @@ import { CurrentCaller } from '../auth/current-caller.decorator.js';
 import { RequirePermissions } from '../auth/permissions.decorator.js';
 import { ApiGraphErrors, ERRORS_OF } from '../common/errors/api-graph-errors.decorator.js';
 import { PublicUrls } from '../common/http/public-url.js';
+import { idempotencyClaim, idempotencyKeyOf } from '../idempotency/idempotency.js';
 import { ParseGuidPipe } from '../common/validation/parse-guid.pipe.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -160,9 +161,11 @@ export class ThreatAssessmentResultsController {
     request: FastifyRequest,
     reply: FastifyReply,
   ) {
-    const result = await this.results.add(caller, requestId, body);
+    const claim = idempotencyClaim(idempotencyKeyOf(request), ['addResult', requestId], body, this.config.idempotencyTtlSeconds);
+    const { result, replayed } = await this.results.add(caller, requestId, body, claim);
     const urls = this.urls(request);
     void reply.header('location', urls.resource(`${REQUESTS_PATH}/${requestId}/results/${result.id}`));
+    if (replayed) void reply.header('idempotent-replayed', 'true');
     return {
       '@odata.context': urls.context(`${REQUESTS_PATH}('${requestId}')/results/$entity`),
       ...toThreatAssessmentResultDto(result),

@@ -3,6 +3,9 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { Caller } from '../auth/caller.js';
 import { uuidv7 } from '../database/uuid-v7.js';
+import { IdempotencyKeys } from '../idempotency/idempotency-keys.service.js';
+import type { IdempotencyClaim } from '../idempotency/idempotency.js';
+import { Throttler } from '../throttling/throttler.service.js';
 import { keysetPage, type Page } from '../odata/keyset.js';
 import type { CollectionQuery } from '../odata/query-options.js';
 import type { KeysetPosition } from '../odata/skiptoken.js';
@@ -20,18 +23,32 @@ import { applyFilter, RESULTS_FILTER } from './threat-assessment.filters.js';
  * Records a result and moves a pending parent to `completed`, in one statement and so one transaction.
  * Raw SQL on purpose: the hot path of the service takes one round trip instead of the ORM's five
  * (BEGIN, SELECT, INSERT, UPDATE, COMMIT). `parent` is empty when the request is not in the tenant;
- * `inserted` is empty when the checkPolicy rule refuses. A request deleted between the two is caught
- * by the foreign key (23503), which the exception filter would answer as 404.
+ * `inserted` is empty when the checkPolicy rule refuses, or when `claim` (an Idempotency-Key, when one
+ * is sent) was already taken. A request deleted meanwhile trips the foreign key (23503): 404.
  */
-const ADD_RESULT_SQL = `
+function addResultSql(withClaim: boolean): string {
+  const allowed = `($4::varchar <> 'checkPolicy' OR content_type = 'mail')`;
+  return `
   WITH parent AS (
     SELECT id, tenant_id, content_type, status
     FROM threat_assessment_requests
     WHERE tenant_id = $1 AND id = $2
-  ), inserted AS (
+  )${
+    withClaim
+      ? `, claim AS (
+    INSERT INTO idempotency_keys AS k (tenant_id, key, request_hash, resource_id, expires_at)
+    SELECT tenant_id, $6, $7, $3, now() + make_interval(secs => $8) FROM parent WHERE ${allowed}
+    ON CONFLICT (tenant_id, key) DO UPDATE
+      SET request_hash = EXCLUDED.request_hash, resource_id = EXCLUDED.resource_id,
+          created_at = now(), expires_at = EXCLUDED.expires_at
+      WHERE k.expires_at < now()
+    RETURNING 1
+  )`
+      : ''
+  }, inserted AS (
     INSERT INTO threat_assessment_results (id, tenant_id, request_id, result_type, message)
     SELECT $3::uuid, tenant_id, id, $4::varchar, $5::varchar FROM parent
-    WHERE $4::varchar <> 'checkPolicy' OR content_type = 'mail'
+    WHERE ${allowed}${withClaim ? ' AND EXISTS (SELECT 1 FROM claim)' : ''}
     RETURNING created_date_time
   ), completed AS (
     UPDATE threat_assessment_requests r SET status = 'completed'
@@ -39,24 +56,52 @@ const ADD_RESULT_SQL = `
     WHERE r.tenant_id = p.tenant_id AND r.id = p.id AND r.status = 'pending' AND EXISTS (SELECT 1 FROM inserted)
   )
   SELECT p.content_type, i.created_date_time FROM parent p LEFT JOIN inserted i ON true`;
+}
+
+const ADD_RESULT_SQL = addResultSql(false);
+const ADD_RESULT_IDEMPOTENT_SQL = addResultSql(true);
 
 @Injectable()
 export class ThreatAssessmentResultsService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly throttler: Throttler,
+    private readonly idempotencyKeys: IdempotencyKeys,
+  ) {}
 
-  async add(caller: Caller, requestId: string, body: CreateThreatAssessmentResultDto): Promise<ThreatAssessmentResultEntity> {
+  /** With an idempotency claim, a retry answers the result the first attempt recorded (`replayed`). */
+  async add(
+    caller: Caller,
+    requestId: string,
+    body: CreateThreatAssessmentResultDto,
+    claim?: IdempotencyClaim,
+  ): Promise<{ result: ThreatAssessmentResultEntity; replayed: boolean }> {
+    if (claim) {
+      const previous = await this.idempotencyKeys.previous(caller.tenantId, claim);
+      if (previous) return { result: await this.get(caller, requestId, previous), replayed: true };
+    }
+    await this.throttler.addResult(caller.tenantId);
     const id = uuidv7();
+    const params = [caller.tenantId, requestId, id, body.resultType, body.message];
     let rows: { content_type: string; created_date_time: Date | null }[];
     try {
-      rows = await this.dataSource.query(ADD_RESULT_SQL, [caller.tenantId, requestId, id, body.resultType, body.message]);
+      rows = claim
+        ? await this.dataSource.query(ADD_RESULT_IDEMPOTENT_SQL, [...params, claim.key, claim.requestHash, claim.ttlSeconds])
+        : await this.dataSource.query(ADD_RESULT_SQL, params);
     } catch (error) {
       if (isForeignKeyViolation(error)) throw new ThreatAssessmentRequestNotFoundError(requestId);
       throw error;
     }
     const row = rows[0];
     if (!row) throw new ThreatAssessmentRequestNotFoundError(requestId);
-    if (!row.created_date_time) throw new CheckPolicyRequiresMailError(row.content_type);
-    return Object.assign(new ThreatAssessmentResultEntity(), {
+    if (!row.created_date_time) {
+      if (body.resultType === 'checkPolicy' && row.content_type !== 'mail') throw new CheckPolicyRequiresMailError(row.content_type);
+      // The key was claimed by a concurrent attempt that committed first: answer what it recorded.
+      const previous = claim && (await this.idempotencyKeys.previous(caller.tenantId, claim));
+      if (!previous) throw new ThreatAssessmentRequestNotFoundError(requestId);
+      return { result: await this.get(caller, requestId, previous), replayed: true };
+    }
+    const result = Object.assign(new ThreatAssessmentResultEntity(), {
       id,
       tenantId: caller.tenantId,
       requestId,
@@ -64,6 +109,7 @@ export class ThreatAssessmentResultsService {
       resultType: body.resultType,
       message: body.message,
     });
+    return { result, replayed: false };
   }
 
   async list(

@@ -49,7 +49,7 @@ export class GraphErrorResponseDto {
 }
 
 const DESCRIPTIONS: Record<number, string> = {
-  400: 'Malformed JSON, failed validation, a bad query option or an id that is not a GUID (`invalidRequest`); `$search` (`notSupported`).',
+  400: 'Malformed JSON, failed validation, a bad query option or an id that is not a GUID (`invalidRequest`, with `details` naming each field); `$search` or another unsupported feature (`notSupported`).',
   401: 'Missing, expired or invalid token (`InvalidAuthenticationToken`, with `WWW-Authenticate: Bearer`).',
   403: 'The token lacks the permission, or is a personal Microsoft account (`accessDenied`).',
   404: "Unknown id, or another tenant's (`itemNotFound`).",
@@ -59,6 +59,50 @@ const DESCRIPTIONS: Record<number, string> = {
   429: 'Throttled (`TooManyRequests`, with `Retry-After`).',
   500: 'Unexpected error (`generalException`).',
   503: 'Database unreachable (`serviceNotAvailable`, with `Retry-After`).',
+};
+
+/** One example per status, as the service writes it. */
+const EXAMPLES: Record<number, { code: string; message: string; details?: { code: string; message: string; target: string }[] }> = {
+  400: {
+    code: 'invalidRequest',
+    message: 'resultType must be one of checkPolicy, rescan, unknownFutureValue',
+    details: [{ code: 'invalidRequest', message: 'resultType must be one of checkPolicy, rescan, unknownFutureValue', target: 'resultType' }],
+  },
+  401: { code: 'InvalidAuthenticationToken', message: 'Access token is empty.' },
+  403: {
+    code: 'accessDenied',
+    message: 'Missing permission: this operation needs one of ThreatAssessment.ReadWrite.All as a delegated scope.',
+  },
+  404: { code: 'itemNotFound', message: "The threatAssessmentRequest '0f8fad5b-d9cb-469f-a165-70867728950e' does not exist." },
+  405: { code: 'notAllowed', message: 'PATCH is not allowed on this resource; allowed: DELETE, GET.' },
+  413: { code: 'requestEntityTooLarge', message: 'The request body is too large.' },
+  415: { code: 'unsupportedMediaType', message: "The request body's Content-Type must be application/json." },
+  429: { code: 'TooManyRequests', message: 'Too many requests; retry after the time given in Retry-After.' },
+  500: { code: 'generalException', message: 'An unexpected error occurred.' },
+  503: { code: 'serviceNotAvailable', message: 'The service is temporarily unavailable. Retry after the time given in Retry-After.' },
+};
+
+/** Headers an error carries besides the correlation ones. */
+const HEADERS: Record<number, Record<string, { description: string; required: true; schema: Record<string, unknown> }>> = {
+  401: { 'WWW-Authenticate': { description: 'Always `Bearer`.', required: true, schema: { type: 'string', enum: ['Bearer'] } } },
+  429: { 'Retry-After': { description: 'Seconds to wait before retrying.', required: true, schema: { type: 'integer', minimum: 0 } } },
+  503: { 'Retry-After': { description: 'Seconds to wait before retrying.', required: true, schema: { type: 'integer', minimum: 0 } } },
+};
+
+const example = (status: number) => {
+  const { code, message, details } = EXAMPLES[status] ?? EXAMPLES[500]!;
+  return {
+    error: {
+      code,
+      message,
+      ...(details ? { details } : {}),
+      innerError: {
+        date: '2026-01-01T00:00:00',
+        'request-id': 'b0b8f5e9-4c0e-4a6c-9d3c-2c7b2a1f0e11',
+        'client-request-id': 'b0b8f5e9-4c0e-4a6c-9d3c-2c7b2a1f0e11',
+      },
+    },
+  };
 };
 
 const READ = [400, 401, 403, 404, 500, 503];
@@ -78,7 +122,8 @@ export function ApiGraphErrors(statuses: readonly number[]) {
       ApiResponse({
         status,
         description: DESCRIPTIONS[status] ?? 'Error',
-        content: { 'application/json': { schema: { $ref: getSchemaPath(GraphErrorResponseDto) } } },
+        ...(HEADERS[status] ? { headers: HEADERS[status] } : {}),
+        content: { 'application/json': { schema: { $ref: getSchemaPath(GraphErrorResponseDto) }, example: example(status) } },
       }),
     ),
   );

@@ -12,7 +12,9 @@ export type DomainErrorCode =
   | 'requestNotFound'
   | 'resultNotFound'
   | 'checkPolicyRequiresMail'
-  | 'databaseUnavailable';
+  | 'databaseUnavailable'
+  | 'throttled'
+  | 'idempotencyKeyReused';
 
 export interface ErrorDetail {
   /** The field or option at fault, as the client spelled it. */

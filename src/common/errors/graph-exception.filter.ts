@@ -1,5 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ThrottledError } from '../../throttling/throttled.error.js';
 import { RouteTable } from '../http/route-table.js';
 import { assertUnreachable, DomainError } from './domain-error.js';
 import { type GraphErrorResponse, sendGraphError } from './graph-error-body.js';
@@ -83,6 +84,17 @@ function fromDomainError(error: DomainError): GraphErrorResponse {
       return { status: 404, code: 'itemNotFound', message: error.message };
     case 'databaseUnavailable':
       return unavailable();
+    case 'throttled': {
+      const { retryAfterSeconds } = error as ThrottledError;
+      return {
+        status: 429,
+        code: 'TooManyRequests',
+        message: error.message,
+        headers: { 'retry-after': String(retryAfterSeconds) },
+      };
+    }
+    case 'idempotencyKeyReused':
+      return { status: 422, code: 'invalidRequest', message: error.message };
     default:
       return assertUnreachable(error.code);
   }

@@ -1,4 +1,5 @@
 import { CreateThreatAssessmentTables1795940720736 } from './1795940720736-CreateThreatAssessmentTables.js';
+import { AddThrottlingAndIdempotency1795942058525 } from './1795942058525-AddThrottlingAndIdempotency.js';
 
 // Listed explicitly (no glob): the same list works from `dist/`, from the tests and from the CLI.
-export const MIGRATIONS = [CreateThreatAssessmentTables1795940720736];
+export const MIGRATIONS = [CreateThreatAssessmentTables1795940720736, AddThrottlingAndIdempotency1795942058525];

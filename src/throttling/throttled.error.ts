@@ -1,0 +1,17 @@
+import { DomainError } from '../common/errors/domain-error.js';
+
+/** 429 `TooManyRequests` with `Retry-After`: the seconds until the exceeded window ends. */
+export class ThrottledError extends DomainError {
+  readonly code = 'throttled';
+
+  constructor(
+    readonly scope: 'tenant' | 'resource' | 'results',
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      scope === 'resource'
+        ? `This resource was submitted for assessment too often. Retry after ${retryAfterSeconds} seconds.`
+        : `Too many requests for this tenant. Retry after ${retryAfterSeconds} seconds.`,
+    );
+  }
+}
