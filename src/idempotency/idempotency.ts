@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ApiHeader } from '@nestjs/swagger';
 import { DomainError } from '../common/errors/domain-error.js';
 
 /** What a POST carries in `Idempotency-Key`, with a fingerprint of the request it names. */
@@ -55,3 +56,13 @@ export function idempotencyClaim(
   const requestHash = createHash('sha256').update(canonical([operation, body])).digest();
   return { key: header, requestHash, ttlSeconds };
 }
+
+/** Documents the optional `Idempotency-Key` request header of a POST. */
+export const ApiIdempotencyKey = () =>
+  ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Makes a retry safe: the same key and body within the key lifetime (IDEMPOTENCY_TTL_SECONDS, default 24 h) answer the first response, with `Idempotent-Replayed: true`, and write nothing; the same key with another body is 422. Keys are per tenant, 1 to 255 visible ASCII characters.',
+    schema: { type: 'string', maxLength: 255 },
+  });

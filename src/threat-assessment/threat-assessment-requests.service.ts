@@ -64,7 +64,7 @@ export class ThreatAssessmentRequestsService {
     }
     const kind = body['@odata.type'].slice('#microsoft.graph.'.length) as RequestKind;
     const fields = derivedFields(body);
-    await this.throttler.createRequest(caller.tenantId, resourceKey(body, fields));
+    const resource = resourceKey(body, fields);
     const entity = Object.assign(new ENTITY_OF[kind](), {
       id: uuidv7(),
       tenantId: caller.tenantId,
@@ -79,12 +79,15 @@ export class ThreatAssessmentRequestsService {
       ...fields,
     } satisfies Partial<ThreatAssessmentRequestEntity>);
     if (!claim) {
+      await this.throttler.createRequest(caller.tenantId, resource);
       // INSERT … RETURNING fills createdDateTime from the database clock; no read-back.
       await this.dataSource.getRepository(ENTITY_OF[kind]).insert(entity);
       return { request: entity, replayed: false };
     }
+    // Claim first: concurrent retries of one key wait here and then replay, uncounted by the throttle.
     const won = await this.dataSource.transaction(async (manager) => {
       if (!(await this.idempotencyKeys.claim(manager, caller.tenantId, claim, entity.id))) return false;
+      await this.throttler.createRequest(caller.tenantId, resource, manager);
       await manager.getRepository(ENTITY_OF[kind]).insert(entity);
       return true;
     });

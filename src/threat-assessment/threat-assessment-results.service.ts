@@ -80,14 +80,21 @@ export class ThreatAssessmentResultsService {
       const previous = await this.idempotencyKeys.previous(caller.tenantId, claim);
       if (previous) return { result: await this.get(caller, requestId, previous), replayed: true };
     }
-    await this.throttler.addResult(caller.tenantId);
     const id = uuidv7();
     const params = [caller.tenantId, requestId, id, body.resultType, body.message];
     let rows: { content_type: string; created_date_time: Date | null }[];
     try {
-      rows = claim
-        ? await this.dataSource.query(ADD_RESULT_IDEMPOTENT_SQL, [...params, claim.key, claim.requestHash, claim.ttlSeconds])
-        : await this.dataSource.query(ADD_RESULT_SQL, params);
+      if (claim) {
+        // Counted after the claim, in its transaction: retries that replay are not counted.
+        rows = await this.dataSource.transaction(async (manager) => {
+          const written: typeof rows = await manager.query(ADD_RESULT_IDEMPOTENT_SQL, [...params, claim.key, claim.requestHash, claim.ttlSeconds]);
+          if (written[0]?.created_date_time) await this.throttler.addResult(caller.tenantId, manager);
+          return written;
+        });
+      } else {
+        await this.throttler.addResult(caller.tenantId);
+        rows = await this.dataSource.query(ADD_RESULT_SQL, params);
+      }
     } catch (error) {
       if (isForeignKeyViolation(error)) throw new ThreatAssessmentRequestNotFoundError(requestId);
       throw error;

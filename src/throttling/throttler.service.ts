@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { MetricsService } from '../observability/metrics.service.js';
@@ -50,24 +50,27 @@ export class Throttler implements OnApplicationShutdown {
     clearInterval(this.cleanup);
   }
 
-  /** Creating a request: the tenant's limits and the resource's. */
-  createRequest(tenantId: string, resourceKey: string): Promise<void> {
+  /**
+   * Creating a request: the tenant's limits and the resource's. Given the write's transaction, the
+   * counts roll back with a write that does not happen (a lost idempotency race, a failure).
+   */
+  createRequest(tenantId: string, resourceKey: string, manager?: EntityManager): Promise<void> {
     const limits = this.config.throttle;
-    return this.enforce(tenantId, [
+    return this.enforce(tenantId, manager, [
       { scope: 'tenant', key: '', limits: limits.tenant },
       { scope: 'resource', key: resourceKey, limits: limits.resource },
     ]);
   }
 
-  addResult(tenantId: string): Promise<void> {
-    return this.enforce(tenantId, [{ scope: 'results', key: '', limits: this.config.throttle.results }]);
+  addResult(tenantId: string, manager?: EntityManager): Promise<void> {
+    return this.enforce(tenantId, manager, [{ scope: 'results', key: '', limits: this.config.throttle.results }]);
   }
 
-  private async enforce(tenantId: string, checks: Check[]): Promise<void> {
+  private async enforce(tenantId: string, manager: EntityManager | undefined, checks: Check[]): Promise<void> {
     const windows = checks.flatMap((check) => check.limits.map((limit) => ({ ...check, limit })));
     if (windows.length === 0) return;
     const rows: { scope: Check['scope']; window_seconds: number; count: number; retry_after: number }[] =
-      await this.dataSource.query(COUNT_SQL, [
+      await (manager ?? this.dataSource.manager).query(COUNT_SQL, [
         tenantId,
         windows.map((w) => w.scope),
         windows.map((w) => w.key),

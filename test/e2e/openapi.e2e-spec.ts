@@ -17,13 +17,13 @@ interface Document {
 
 const R = '/v1.0/informationProtection/threatAssessmentRequests';
 const OPERATIONS: [string, string, number, number[]][] = [
-  ['post', R, 201, [400, 401, 403, 413, 415, 500, 503]],
+  ['post', R, 201, [400, 401, 403, 413, 415, 422, 429, 500, 503]],
   ['get', R, 200, [400, 401, 403, 500, 503]],
   ['get', `${R}/$count`, 200, [400, 401, 403, 500, 503]],
   ['get', `${R}/{id}`, 200, [400, 401, 403, 404, 500, 503]],
   ['delete', `${R}/{id}`, 204, [400, 401, 403, 404, 500, 503]],
-  ['post', `${R}/{id}/results`, 201, [400, 401, 403, 404, 413, 415, 500, 503]],
-  ['post', `${R}/{id}/results/$ref`, 201, [400, 401, 403, 404, 413, 415, 500, 503]],
+  ['post', `${R}/{id}/results`, 201, [400, 401, 403, 404, 413, 415, 422, 429, 500, 503]],
+  ['post', `${R}/{id}/results/$ref`, 201, [400, 401, 403, 404, 413, 415, 422, 429, 500, 503]],
   ['get', `${R}/{id}/results`, 200, [400, 401, 403, 404, 500, 503]],
   ['get', `${R}/{id}/results/$count`, 200, [400, 401, 403, 404, 500, 503]],
   ['get', `${R}/{id}/results/{resultId}`, 200, [400, 401, 403, 404, 500, 503]],
@@ -52,7 +52,7 @@ describe('GET /docs-json (the OpenAPI document generated from the code)', () => 
   it.each(OPERATIONS)('documents %s %s with its success and every error status, errors in the envelope', (method, path, success, errors) => {
     const operation = doc.paths[path]?.[method];
     expect(operation, `${method} ${path}`).toBeDefined();
-    expect(operation!.operationId).toMatch(/^threatAssessmentRequests_/);
+    expect(operation!.operationId).toMatch(/^informationProtection\./);
     expect(Object.keys(operation!.responses).map(Number).sort((a, b) => a - b)).toEqual([success, ...errors].sort((a, b) => a - b));
     for (const status of errors) {
       expect(operation!.responses[String(status)]!.content!['application/json']!.schema.$ref).toBe('#/components/schemas/GraphErrorResponseDto');

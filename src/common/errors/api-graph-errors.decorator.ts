@@ -56,6 +56,7 @@ const DESCRIPTIONS: Record<number, string> = {
   405: 'Method not allowed (`notAllowed`).',
   413: 'Body too large (`requestEntityTooLarge`).',
   415: 'Content-Type is not application/json (`unsupportedMediaType`).',
+  422: 'The `Idempotency-Key` was already used in this tenant with a different request (`invalidRequest`).',
   429: 'Throttled (`TooManyRequests`, with `Retry-After`).',
   500: 'Unexpected error (`generalException`).',
   503: 'Database unreachable (`serviceNotAvailable`, with `Retry-After`).',
@@ -77,7 +78,8 @@ const EXAMPLES: Record<number, { code: string; message: string; details?: { code
   405: { code: 'notAllowed', message: 'PATCH is not allowed on this resource; allowed: DELETE, GET.' },
   413: { code: 'requestEntityTooLarge', message: 'The request body is too large.' },
   415: { code: 'unsupportedMediaType', message: "The request body's Content-Type must be application/json." },
-  429: { code: 'TooManyRequests', message: 'Too many requests; retry after the time given in Retry-After.' },
+  422: { code: 'invalidRequest', message: 'This Idempotency-Key was already used with a different request.' },
+  429: { code: 'TooManyRequests', message: 'Too many requests for this tenant. Retry after 540 seconds.' },
   500: { code: 'generalException', message: 'An unexpected error occurred.' },
   503: { code: 'serviceNotAvailable', message: 'The service is temporarily unavailable. Retry after the time given in Retry-After.' },
 };
@@ -106,12 +108,12 @@ const example = (status: number) => {
 };
 
 const READ = [400, 401, 403, 404, 500, 503];
-/** What each kind of operation can answer; throttling (429) joins the writes once it is enforced. */
+/** What each kind of operation can answer: writes also refuse bodies, reused idempotency keys and excess. */
 export const ERRORS_OF = {
   read: READ,
   list: READ.filter((s) => s !== 404),
-  create: [...READ.filter((s) => s !== 404), 413, 415],
-  write: [...READ, 413, 415],
+  create: [...READ.filter((s) => s !== 404), 413, 415, 422, 429],
+  write: [...READ, 413, 415, 422, 429],
 } as const;
 
 /** Documents each status this operation can answer with the envelope schema, in one place. */
