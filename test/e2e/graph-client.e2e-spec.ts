@@ -139,6 +139,8 @@ describe('@microsoft/microsoft-graph-client against the service', () => {
   it("retries a 429 after the service's Retry-After, then succeeds", async () => {
     const request = await client.api(R).post(URL_REQUEST);
     const results = `${R}/${request.id}/results`;
+    // Windows are aligned on the epoch: start right after a boundary so both posts share one window.
+    await new Promise((resolve) => setTimeout(resolve, 2000 - (Date.now() % 2000) + 50));
     await client.api(results).post({ resultType: 'rescan', message: 'first' });
     const throttled = async () => Number(/^throttled_requests_total\{scope="results"\} (\d+)/m.exec((await t.http.get('/metrics')).text)?.[1] ?? 0);
     const before = await throttled();
