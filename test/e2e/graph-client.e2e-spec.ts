@@ -142,7 +142,7 @@ describe('@microsoft/microsoft-graph-client against the service', () => {
     // Windows are aligned on the epoch: start right after a boundary so both posts share one window.
     await new Promise((resolve) => setTimeout(resolve, 2000 - (Date.now() % 2000) + 50));
     await client.api(results).post({ resultType: 'rescan', message: 'first' });
-    const throttled = async () => Number(/^throttled_requests_total\{scope="results"\} (\d+)/m.exec((await t.http.get('/metrics')).text)?.[1] ?? 0);
+    const throttled = async () => Number(/^throttled_requests_total\{scope="results"\} (\d+)/m.exec(await (await fetch(`${origin}/metrics`)).text())?.[1] ?? 0);
     const before = await throttled();
     const started = Date.now();
     const second = await client.api(results).post({ resultType: 'rescan', message: 'second' });
