@@ -136,7 +136,7 @@ function parseOrderBy(value: string | undefined, spec: QuerySpec): SortOrder {
 function parseSelect(value: string | undefined, spec: QuerySpec): string[] | undefined {
   if (value === undefined) return undefined;
   const names = value.split(',').map((name) => name.trim());
-  if (names.some((name) => name === '')) throw new ODataQueryError('select', '$select has an empty property name.');
+  if (names.some((name) => name === '')) throw new ODataQueryError('select', 'An empty property name is in $select.');
   if (names.includes('*')) return undefined;
   const selected = new Set<string>();
   for (const name of names) {

@@ -43,8 +43,9 @@ export class SkipTokenCodec {
     const invalid = () => new ODataQueryError('skiptoken', 'The $skiptoken is invalid, or does not belong to this query.');
     const [payload, signature, extra] = token.split('.');
     if (!payload || !signature || extra !== undefined || token.length > 512) throw invalid();
-    const expected = Buffer.from(this.sign(payload, scope), 'base64url');
-    const given = Buffer.from(signature, 'base64url');
+    // Compared as text: decoding first would accept other spellings of the same bytes (unused bits, stray characters).
+    const expected = Buffer.from(this.sign(payload, scope), 'utf8');
+    const given = Buffer.from(signature, 'utf8');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
     let decoded: unknown;
     try {
