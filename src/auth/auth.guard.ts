@@ -5,7 +5,8 @@ import { AuthenticationRequiredError, PermissionDeniedError } from './auth.error
 import { PERMISSIONS_KEY, PUBLIC_KEY, type RequiredPermissions } from './permissions.decorator.js';
 import { TokenVerifier } from './token-verifier.js';
 
-const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
+// The scheme is case-insensitive (RFC 7235 section 2.1); some clients send `bearer`.
+const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i;
 /** A JWT larger than this is not a token we issued or accept; reject before parsing it. */
 const MAX_TOKEN_LENGTH = 16 * 1024;
 
@@ -26,7 +27,7 @@ export class AuthGuard implements CanActivate {
     if (!header) throw new AuthenticationRequiredError('Access token is empty.');
     const match = header.length <= MAX_TOKEN_LENGTH ? BEARER.exec(header) : null;
     if (!match) throw new AuthenticationRequiredError('The Authorization header must be "Bearer {token}".');
-    const caller = await this.verifier.verify(match[1]!);
+    const caller = await this.verifier.verify(match[1]);
 
     const required = this.reflector.getAllAndOverride<RequiredPermissions | undefined>(PERMISSIONS_KEY, targets);
     const accepted = caller.kind === 'user' ? required?.delegated : required?.application;

@@ -1,0 +1,337 @@
+import fc from 'fast-check';
+import Fastify from 'fastify';
+import { describe, expect, it } from 'vitest';
+import { NO_LIMITS } from '../throttling/throttle-limits.js';
+import { ConfigError, loadConfig } from './app-config.js';
+
+const SECRET_32 = 'a'.repeat(32);
+const SKIPTOKEN = 'skiptoken-secret-0123456789-abcdefgh';
+const JWKS = {
+  AUTH_JWKS_URI: 'https://login.microsoftonline.com/common/discovery/v2.0/keys',
+  AUTH_ISSUER: 'https://login.microsoftonline.com/{tenantid}/v2.0',
+  AUTH_AUDIENCE: 'api://threat-assessment',
+};
+
+/** Runs `loadConfig` and returns the ConfigError's message; fails when it does not throw one. */
+function configError(env: NodeJS.ProcessEnv): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).message;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('answers the documented defaults, in local auth mode, for an empty environment', () => {
+    expect(loadConfig({})).toEqual({
+      nodeEnv: 'development',
+      production: false,
+      port: 3000,
+      host: '0.0.0.0',
+      databaseUrl: undefined,
+      embeddedPostgres: { port: 54329, dir: '.data/postgres' },
+      dbPoolSize: 10,
+      dbConnectTimeoutMs: 5000,
+      dbStatementTimeoutMs: 10_000,
+      migrationsRun: true,
+      publicBaseUrl: undefined,
+      trustProxy: false,
+      auth: { mode: 'local' },
+      skiptokenSecret: undefined,
+      logLevel: 'info',
+      docsEnabled: true,
+      bodyLimitBytes: 8 * 1024 * 1024,
+      throttle: NO_LIMITS,
+      idempotencyTtlSeconds: 24 * 3600,
+      corsOrigins: [],
+      tls: undefined,
+    });
+  });
+
+  it('treats empty and blank values as unset', () => {
+    const config = loadConfig({
+      NODE_ENV: ' ',
+      PORT: '',
+      HOST: '  ',
+      DATABASE_URL: '',
+      PUBLIC_BASE_URL: ' ',
+      TRUST_PROXY: '',
+      AUTH_JWKS_URI: '',
+      AUTH_HS256_SECRET: '',
+      AUTH_ISSUER: ' ',
+      AUTH_AUDIENCE: ' , ',
+      SKIPTOKEN_SECRET: '',
+      LOG_LEVEL: '',
+      DOCS_ENABLED: '',
+    });
+    expect(config).toEqual(loadConfig({}));
+  });
+
+  it('reads every variable', () => {
+    expect(
+      loadConfig({
+        NODE_ENV: 'test',
+        PORT: '8080',
+        HOST: '127.0.0.1',
+        DATABASE_URL: 'postgres://u:p@db:5432/threats',
+        EMBEDDED_PG_PORT: '6000',
+        EMBEDDED_PG_DIR: '/tmp/pg',
+        DB_POOL_SIZE: '20',
+        DB_CONNECT_TIMEOUT_MS: '1000',
+        DB_STATEMENT_TIMEOUT_MS: '2000',
+        MIGRATIONS_RUN: 'off',
+        PUBLIC_BASE_URL: 'https://graph.example.com//',
+        TRUST_PROXY: '10.0.0.1, 192.168.0.0/16, ::1',
+        AUTH_HS256_SECRET: SECRET_32,
+        AUTH_ISSUER: 'https://issuer.example/',
+        AUTH_AUDIENCE: 'api://one, api://two',
+        SKIPTOKEN_SECRET: SKIPTOKEN,
+        LOG_LEVEL: 'debug',
+        DOCS_ENABLED: 'no',
+        BODY_LIMIT_BYTES: '2048',
+      }),
+    ).toEqual({
+      nodeEnv: 'test',
+      production: false,
+      port: 8080,
+      host: '127.0.0.1',
+      databaseUrl: 'postgres://u:p@db:5432/threats',
+      embeddedPostgres: { port: 6000, dir: '/tmp/pg' },
+      dbPoolSize: 20,
+      dbConnectTimeoutMs: 1000,
+      dbStatementTimeoutMs: 2000,
+      migrationsRun: false,
+      publicBaseUrl: 'https://graph.example.com',
+      trustProxy: ['10.0.0.1', '192.168.0.0/16', '::1'],
+      auth: {
+        mode: 'hs256',
+        secret: SECRET_32,
+        issuer: 'https://issuer.example/',
+        audience: ['api://one', 'api://two'],
+      },
+      skiptokenSecret: SKIPTOKEN,
+      logLevel: 'debug',
+      docsEnabled: false,
+      bodyLimitBytes: 2048,
+      throttle: NO_LIMITS,
+      idempotencyTtlSeconds: 24 * 3600,
+      corsOrigins: [],
+      tls: undefined,
+    });
+  });
+
+  describe('numbers', () => {
+    it.each(['abc', '-1', '65536', '3.5', '1e3x', '0x10'])(
+      'refuses PORT=%s, naming the variable and the range',
+      (port) => {
+        expect(configError({ PORT: port })).toBe(`PORT must be an integer from 0 to 65535, got '${port}'`);
+      },
+    );
+
+    it.each([
+      ['0', 0],
+      ['65535', 65535],
+      [' 8080 ', 8080],
+    ])('accepts PORT=%j', (port, expected) => {
+      expect(loadConfig({ PORT: port }).port).toBe(expected);
+    });
+
+    it.each([
+      ['EMBEDDED_PG_PORT', '0'],
+      ['DB_POOL_SIZE', '0'],
+      ['DB_POOL_SIZE', '201'],
+      ['DB_CONNECT_TIMEOUT_MS', '99'],
+      ['DB_STATEMENT_TIMEOUT_MS', '600001'],
+      ['BODY_LIMIT_BYTES', '1023'],
+      ['BODY_LIMIT_BYTES', String(100 * 1024 * 1024 + 1)],
+    ])('refuses %s=%s', (name, value) => {
+      expect(configError({ [name]: value })).toMatch(
+        new RegExp(`^${name} must be an integer from \\d+ to \\d+, got '${value}'$`),
+      );
+    });
+  });
+
+  describe('other values', () => {
+    it.each([
+      ['MIGRATIONS_RUN', 'maybe'],
+      ['DOCS_ENABLED', '2'],
+    ])('refuses %s=%s as a boolean', (name, value) => {
+      expect(configError({ [name]: value })).toBe(`${name} must be true or false, got '${value}'`);
+    });
+
+    it.each(['TRUE', 'Yes', '1', 'on'])('reads %s as true', (value) => {
+      expect(loadConfig({ DOCS_ENABLED: value }).docsEnabled).toBe(true);
+    });
+
+    it('refuses an unknown LOG_LEVEL', () => {
+      expect(configError({ LOG_LEVEL: 'verbose' })).toBe(
+        'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+      );
+    });
+
+    it.each([
+      ['DATABASE_URL', 'not a url', 'DATABASE_URL is not a valid URL'],
+      ['DATABASE_URL', 'mysql://u:p@db/x', 'DATABASE_URL must use postgres: or postgresql:'],
+      ['PUBLIC_BASE_URL', 'ftp://example.com', 'PUBLIC_BASE_URL must use http: or https:'],
+      ['AUTH_JWKS_URI', 'file:///etc/keys.json', 'AUTH_JWKS_URI must use https: or http:'],
+    ])('refuses %s=%s', (name, value, message) => {
+      expect(configError({ ...JWKS, [name]: value })).toBe(message);
+    });
+  });
+
+  describe('TRUST_PROXY', () => {
+    it.each([
+      ['false', false],
+      ['true', true],
+      ['0', 0],
+      ['2', 2],
+      ['127.0.0.1', ['127.0.0.1']],
+      ['10.0.0.0/8,fd00::/8', ['10.0.0.0/8', 'fd00::/8']],
+      ['10.0.0.0/255.0.0.0', ['10.0.0.0/255.0.0.0']],
+      [
+        '10.0.0.1/32, 10.0.0.0/255.255.255.255, 0.0.0.0/128.0.0.0, ::/1',
+        ['10.0.0.1/32', '10.0.0.0/255.255.255.255', '0.0.0.0/128.0.0.0', '::/1'],
+      ],
+    ])('reads %j', (raw, expected) => {
+      expect(loadConfig({ TRUST_PROXY: raw }).trustProxy).toEqual(expected);
+    });
+
+    it.each([
+      'yes',
+      'proxy.internal',
+      '10.0.0.1,',
+      '10.0.0.1;10.0.0.2',
+      '10.0.0.256',
+      '10.0.0.0/33',
+      '10.0.0.0/abc',
+      '10.0.0.0/',
+      '::1/129',
+      '10.0.0.0/255.0.255.0',
+      '10.0.0.0/8/8',
+      '0.0.0.0/0',
+      '::/0',
+      '0.0.0.0/0.0.0.0',
+      '-1',
+    ])('refuses %j with a message naming the bad entry', (raw) => {
+      expect(configError({ TRUST_PROXY: raw })).toMatch(
+        /^TRUST_PROXY must be true, false, a hop count or a list of addresses; '.*' is none$/,
+      );
+    });
+
+    it('accepts exactly the address lists Fastify compiles, so a bad one fails here and not at start', () => {
+      const prefix = fc.oneof(fc.integer({ min: 0, max: 140 }).map(String), fc.ipV4(), fc.constantFrom('', 'x', '08'));
+      const entry = fc
+        .tuple(fc.oneof(fc.ipV4(), fc.ipV6()), fc.option(prefix))
+        .map(([ip, p]) => (p === null ? ip : `${ip}/${p}`));
+      fc.assert(
+        fc.property(fc.array(entry, { minLength: 1, maxLength: 3 }), (entries) => {
+          const raw = entries.join(',');
+          let fastifyAccepts = true;
+          try {
+            void Fastify({ trustProxy: entries });
+          } catch {
+            fastifyAccepts = false;
+          }
+          let configAccepts = true;
+          try {
+            loadConfig({ TRUST_PROXY: raw });
+          } catch (error) {
+            expect(error).toBeInstanceOf(ConfigError);
+            configAccepts = false;
+          }
+          expect(configAccepts, raw).toBe(fastifyAccepts);
+        }),
+        { numRuns: 500 },
+      );
+    });
+  });
+
+  describe('authentication', () => {
+    it('uses HS256 with AUTH_HS256_SECRET; issuer and audience stay optional', () => {
+      expect(loadConfig({ AUTH_HS256_SECRET: SECRET_32 }).auth).toEqual({
+        mode: 'hs256',
+        secret: SECRET_32,
+        issuer: undefined,
+        audience: undefined,
+      });
+    });
+
+    it('uses JWKS with AUTH_JWKS_URI, AUTH_ISSUER and AUTH_AUDIENCE', () => {
+      expect(loadConfig(JWKS).auth).toEqual({
+        mode: 'jwks',
+        jwksUri: JWKS.AUTH_JWKS_URI,
+        issuer: JWKS.AUTH_ISSUER,
+        audience: [JWKS.AUTH_AUDIENCE],
+      });
+    });
+
+    it('treats an empty AUTH_HS256_SECRET as unset next to AUTH_JWKS_URI', () => {
+      expect(loadConfig({ ...JWKS, AUTH_HS256_SECRET: '' }).auth.mode).toBe('jwks');
+    });
+
+    it('refuses an AUTH_HS256_SECRET shorter than 32 characters', () => {
+      expect(configError({ AUTH_HS256_SECRET: 'a'.repeat(31) })).toBe(
+        'AUTH_HS256_SECRET must be at least 32 characters',
+      );
+    });
+
+    it('refuses both AUTH_JWKS_URI and AUTH_HS256_SECRET', () => {
+      expect(configError({ ...JWKS, AUTH_HS256_SECRET: SECRET_32 })).toBe(
+        'Set either AUTH_JWKS_URI or AUTH_HS256_SECRET, not both',
+      );
+    });
+
+    it.each([
+      ['AUTH_ISSUER', ''],
+      ['AUTH_AUDIENCE', ''],
+      ['AUTH_AUDIENCE', ' , '],
+    ])('refuses AUTH_JWKS_URI when %s is %j', (name, value) => {
+      expect(configError({ ...JWKS, [name]: value })).toBe('AUTH_JWKS_URI needs AUTH_ISSUER and AUTH_AUDIENCE');
+    });
+
+    it('falls back to local mode outside production', () => {
+      for (const nodeEnv of ['development', 'test']) {
+        expect(loadConfig({ NODE_ENV: nodeEnv, AUTH_ISSUER: 'https://ignored/' }).auth).toEqual({ mode: 'local' });
+      }
+    });
+  });
+
+  describe('NODE_ENV=production', () => {
+    it('refuses to start without authentication, saying what to set', () => {
+      const message = configError({ NODE_ENV: 'production', SKIPTOKEN_SECRET: SKIPTOKEN });
+      expect(message).toMatch(
+        /^No authentication configured: with NODE_ENV=production set AUTH_JWKS_URI \(\+ AUTH_ISSUER, AUTH_AUDIENCE\) or AUTH_HS256_SECRET\./,
+      );
+      expect(message).toMatch(/Local mode .* is only for development/);
+    });
+
+    it('refuses to start without SKIPTOKEN_SECRET', () => {
+      expect(configError({ NODE_ENV: 'production', AUTH_HS256_SECRET: SECRET_32 })).toBe(
+        'SKIPTOKEN_SECRET is required with NODE_ENV=production (at least 32 characters, the same on every instance)',
+      );
+    });
+
+    it('refuses a SKIPTOKEN_SECRET shorter than 32 characters', () => {
+      expect(configError({ NODE_ENV: 'production', AUTH_HS256_SECRET: SECRET_32, SKIPTOKEN_SECRET: 'short' })).toBe(
+        'SKIPTOKEN_SECRET must be at least 32 characters',
+      );
+    });
+
+    it('starts with JWKS or HS256 authentication and a skiptoken secret', () => {
+      expect(loadConfig({ NODE_ENV: 'production', ...JWKS, SKIPTOKEN_SECRET: SKIPTOKEN })).toMatchObject({
+        production: true,
+        auth: { mode: 'jwks' },
+        skiptokenSecret: SKIPTOKEN,
+      });
+      expect(
+        loadConfig({ NODE_ENV: ' production ', AUTH_HS256_SECRET: SECRET_32, SKIPTOKEN_SECRET: SKIPTOKEN }),
+      ).toMatchObject({
+        nodeEnv: 'production',
+        production: true,
+        auth: { mode: 'hs256' },
+      });
+    });
+  });
+});
