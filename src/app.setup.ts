@@ -112,15 +112,30 @@ export function createOpenApiDocument(app: NestFastifyApplication): OpenAPIObjec
   const config = new DocumentBuilder()
     .setTitle('Threat Assessment Service')
     .setDescription(
-      'The Microsoft Graph threat assessment API (`/informationProtection/threatAssessmentRequests` and their ' +
-        '`results`) on PostgreSQL. Routes are under `/v1.0`; `/beta` serves the same operations. ' +
-        'Authorize with a bearer token (`npm run token`, or the one the service prints at start in local mode).',
+      [
+        'The Microsoft Graph threat assessment API (`/informationProtection/threatAssessmentRequests` and their ' +
+          '`results`) on PostgreSQL: Graph clients work against it unchanged once pointed at its base URL.',
+        'Routes are under `/v1.0`; `/beta` serves the same operations. Every read and write is scoped to the ' +
+          "caller's tenant (the token's `tid`): another tenant's ids answer 404.",
+        '**Authorize** with a bearer token (`npm run token`, or the one the service prints at start in local mode), ' +
+          'then use **Try it out**.',
+        'Every response carries `request-id` (a new GUID) and `client-request-id` (the one sent, else the ' +
+          "request-id). Every error is Graph's envelope: `{\"error\": {\"code\", \"message\", \"innerError\": {…}}}`.",
+      ].join('\n\n'),
     )
     .setVersion('1.0')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token for this API.' })
-    .addTag('threatAssessmentRequest', 'Threat assessment requests: submit mail, email files, files and URLs for assessment.')
-    .addTag('threatAssessmentResult', 'Results of a threat assessment request.')
-    .addTag('health', 'Liveness and readiness probes.')
+    .setLicense('MIT', 'https://opensource.org/licenses/MIT')
+    // Relative: the origin that serves this document, wherever it is deployed.
+    .addServer('/', 'This service')
+    .addBearerAuth({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+      description: 'An access token for this API: `tid` the tenant, `scp` delegated scopes or `roles` application roles.',
+    })
+    .addTag('threatAssessmentRequest', 'A threat assessment request: a mail, an email file, a file or a URL submitted for assessment.')
+    .addTag('threatAssessmentResult', 'The result of a threat assessment: a policy check or a rescan.')
+    .addTag('health', 'Liveness and readiness probes; no token needed.')
     .build();
   return SwaggerModule.createDocument(app, config, { operationIdFactory: (_controller, method) => method });
 }

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { Public } from '../auth/permissions.decorator.js';
@@ -7,6 +7,7 @@ import { ApiGraphErrors } from '../common/errors/api-graph-errors.decorator.js';
 import { DatabaseLifecycle } from '../database/database-lifecycle.service.js';
 
 const PROBE_TIMEOUT_MS = 2000;
+const HEALTHY = { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } }, example: { status: 'ok' } };
 
 @ApiTags('health')
 @Public()
@@ -19,17 +20,21 @@ export class HealthController {
 
   @Get('live')
   @HttpCode(200)
-  @ApiOperation({ operationId: 'health_Live', summary: 'Liveness: the process answers' })
-  @ApiOkResponse({ schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] } } } })
+  @ApiOperation({ operationId: 'health_Live', summary: 'Liveness: the process answers', description: 'No token needed.', security: [] })
+  @ApiOkResponse({ description: 'OK: the process answers.', schema: HEALTHY })
   live() {
     return { status: 'ok' };
   }
 
   /** 200 only when the database answers; 503 (envelope, Retry-After) otherwise. */
   @Get('ready')
-  @ApiOperation({ operationId: 'health_Ready', summary: 'Readiness: the database answers' })
-  @ApiOkResponse({ schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] } } } })
-  @ApiServiceUnavailableResponse({ description: 'The database does not answer.' })
+  @ApiOperation({
+    operationId: 'health_Ready',
+    summary: 'Readiness: the database answers',
+    description: 'No token needed. 200 only when the database answers; 503 otherwise.',
+    security: [],
+  })
+  @ApiOkResponse({ description: 'OK: the database answers.', schema: HEALTHY })
   @ApiGraphErrors([503])
   async ready() {
     this.database.assertReady();

@@ -5,11 +5,21 @@ import { DEFAULT_TOP, MAX_SKIP, MAX_TOP } from './query-options.js';
 const option = (name: string, description: string, schema: Record<string, unknown> = { type: 'string' }) =>
   ApiQuery({ name, required: false, description, schema });
 
+/** A comma-separated list, as OData writes it (`$select=status,category`); Graph's OpenAPI describes it so. */
 export const ApiSelect = (properties: readonly string[]) =>
-  option('$select', `Comma-separated properties: ${properties.join(', ')}.`);
+  ApiQuery({
+    name: '$select',
+    required: false,
+    description:
+      'Comma-separated list of properties to include in the response (`*` for all). The response then carries ' +
+      'only these, plus `@odata.type` and `id`.',
+    style: 'form',
+    explode: false,
+    schema: { type: 'array', uniqueItems: true, items: { type: 'string', enum: [...properties] } },
+  });
 
 export const ApiExpandResults = () =>
-  option('$expand', 'Only `results`: adds the results, oldest first.', { type: 'string', enum: ['results'] });
+  option('$expand', 'Only `results`: includes the threat assessment results, oldest first.', { type: 'string', enum: ['results'] });
 
 export const ApiFilter = (description: string) => option('$filter', description);
 
@@ -23,9 +33,9 @@ export function ApiCollectionQuery(options: { properties: readonly string[]; fil
     }),
     option('$top', `Page size, 1 to ${MAX_TOP} (default ${DEFAULT_TOP}).`, { type: 'integer', minimum: 1, maximum: MAX_TOP }),
     option('$skip', 'Items to skip (prefer next links).', { type: 'integer', minimum: 0, maximum: MAX_SKIP }),
-    option('$skiptoken', 'Opaque cursor from `@odata.nextLink`.'),
+    option('$skiptoken', 'Opaque paging cursor: follow `@odata.nextLink` rather than building it.'),
     ApiSelect(options.properties),
     ...(options.expand ? [ApiExpandResults()] : []),
-    option('$count', 'Adds `@odata.count`.', { type: 'boolean' }),
+    option('$count', '`true` adds `@odata.count`, the number of items that match `$filter`.', { type: 'boolean' }),
   );
 }

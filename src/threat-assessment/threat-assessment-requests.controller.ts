@@ -1,12 +1,13 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiExtraModels, ApiOkResponse, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Caller, PERMISSIONS } from '../auth/caller.js';
 import { CurrentCaller } from '../auth/current-caller.decorator.js';
 import { RequirePermissions } from '../auth/permissions.decorator.js';
 import { ApiGraphErrors, ERRORS_OF } from '../common/errors/api-graph-errors.decorator.js';
+import { ApiGraphOperation } from '../common/openapi/api-graph-operation.decorator.js';
 import { PublicUrls } from '../common/http/public-url.js';
-import { idempotencyClaim, idempotencyKeyOf } from '../idempotency/idempotency.js';
+import { ApiIdempotencyKey, idempotencyClaim, idempotencyKeyOf } from '../idempotency/idempotency.js';
 import { ParseGuidPipe } from '../common/validation/parse-guid.pipe.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -25,6 +26,12 @@ import {
   requestTypesSchema,
   ThreatAssessmentRequestCollectionDto,
 } from './dto/threat-assessment-responses.dto.js';
+import {
+  CREATE_REQUEST_EXAMPLES,
+  CREATED_REQUEST_EXAMPLES,
+  GET_REQUEST_EXAMPLES,
+  REQUEST_LIST_EXAMPLE,
+} from './dto/threat-assessment.examples.js';
 import { ThreatAssessmentRequestsService, type RequestWithResults } from './threat-assessment-requests.service.js';
 import { toThreatAssessmentRequestDto, toThreatAssessmentResultDto } from './threat-assessment.mapper.js';
 import { REQUEST_PROPERTIES, REQUESTS_QUERY } from './threat-assessment.query-specs.js';
@@ -37,6 +44,22 @@ const READ = {
   delegated: [PERMISSIONS.readWrite],
   application: [PERMISSIONS.read, PERMISSIONS.readWrite],
 };
+const CREATE = { delegated: [PERMISSIONS.readWrite], application: [] };
+const DELETE = { delegated: [PERMISSIONS.readWrite], application: [PERMISSIONS.readWrite] };
+
+const TYPES =
+  'A threat assessment request can be one of the following types, selected by the `@odata.type` of the body: ' +
+  'mail (`#microsoft.graph.mailAssessmentRequest`), email file (`#microsoft.graph.emailFileAssessmentRequest`), ' +
+  'file (`#microsoft.graph.fileAssessmentRequest`) and URL (`#microsoft.graph.urlAssessmentRequest`).';
+const REQUEST_ID = ApiParam({
+  name: 'id',
+  description: 'The unique identifier of threatAssessmentRequest (a GUID).',
+  schema: { type: 'string', format: 'uuid' },
+});
+const LOCATION = {
+  Location: { description: 'The URL of the new threatAssessmentRequest.', required: true, schema: { type: 'string', format: 'uri' } },
+};
+const ENTITY = requestTypesSchema(REQUEST_RESPONSE_DTOS, REQUEST_ODATA_TYPES);
 
 @ApiTags('threatAssessmentRequest')
 @ApiBearerAuth()
@@ -50,11 +73,28 @@ export class ThreatAssessmentRequestsController {
   ) {}
 
   @Post()
+  @ApiIdempotencyKey()
   @HttpCode(201)
-  @RequirePermissions({ delegated: [PERMISSIONS.readWrite], application: [] })
-  @ApiOperation({ operationId: 'threatAssessmentRequests_Create', summary: 'Create threatAssessmentRequest' })
-  @ApiBody({ schema: requestTypesSchema(Object.values(CREATE_REQUEST_DTOS), Object.keys(CREATE_REQUEST_DTOS)) })
-  @ApiResponse({ status: 201, description: 'Created', schema: requestTypesSchema(REQUEST_RESPONSE_DTOS, REQUEST_ODATA_TYPES) })
+  @RequirePermissions(CREATE)
+  @ApiGraphOperation({
+    operationId: 'informationProtection.CreateThreatAssessmentRequests',
+    summary: 'Create threatAssessmentRequest',
+    description:
+      `Create a new threat assessment request. ${TYPES} The request starts \`pending\` and becomes \`completed\` ` +
+      'once a result is added. `contentData` is never stored in clear nor returned.',
+    permissions: CREATE,
+  })
+  @ApiBody({
+    description: 'One of the four request types; `id`, `createdDateTime`, `status`, `contentType`, `requestSource` and `createdBy` are set by the service.',
+    schema: requestTypesSchema(Object.values(CREATE_REQUEST_DTOS), Object.keys(CREATE_REQUEST_DTOS)),
+    examples: CREATE_REQUEST_EXAMPLES,
+  })
+  @ApiResponse({
+    status: 201,
+    description: 'Created: the new threatAssessmentRequest, with `Location`.',
+    headers: LOCATION,
+    content: { 'application/json': { schema: ENTITY, examples: CREATED_REQUEST_EXAMPLES } },
+  })
   @ApiGraphErrors(ERRORS_OF.create)
   async create(
     @CurrentCaller() caller: Caller,
@@ -72,9 +112,16 @@ export class ThreatAssessmentRequestsController {
 
   @Get()
   @RequirePermissions(READ)
-  @ApiOperation({ operationId: 'threatAssessmentRequests_List', summary: 'List threatAssessmentRequests' })
+  @ApiGraphOperation({
+    operationId: 'informationProtection.ListThreatAssessmentRequests',
+    summary: 'List threatAssessmentRequests',
+    description:
+      `Retrieve a list of threatAssessmentRequest objects of the caller's tenant, newest first. ${TYPES} ` +
+      'A page holds at most `$top` items; `@odata.nextLink` is present exactly when more exist.',
+    permissions: READ,
+  })
   @ApiCollectionQuery({ properties: REQUEST_PROPERTIES, filter: FILTER_HELP, expand: true, defaultOrder: 'desc' })
-  @ApiOkResponse({ type: ThreatAssessmentRequestCollectionDto })
+  @ApiOkResponse({ description: 'OK: a page of threatAssessmentRequests.', type: ThreatAssessmentRequestCollectionDto, example: REQUEST_LIST_EXAMPLE })
   @ApiGraphErrors(ERRORS_OF.list)
   async list(@CurrentCaller() caller: Caller, @Query() raw: Record<string, string>, @Req() request: FastifyRequest) {
     const query = parseCollectionQuery(raw, REQUESTS_QUERY);
@@ -93,10 +140,18 @@ export class ThreatAssessmentRequestsController {
   @Get('$count')
   @RequirePermissions(READ)
   @Header('content-type', 'text/plain; charset=utf-8')
-  @ApiOperation({ operationId: 'threatAssessmentRequests_Count', summary: 'Count threatAssessmentRequests' })
+  @ApiGraphOperation({
+    operationId: 'informationProtection.threatAssessmentRequests.GetCount',
+    summary: 'Count threatAssessmentRequests',
+    description: "Get the number of threatAssessmentRequests of the caller's tenant that match `$filter`, as a `text/plain` integer.",
+    permissions: READ,
+  })
   @ApiFilter(FILTER_HELP)
   @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'The number of requests, as text.', content: { 'text/plain': { schema: { type: 'integer' } } } })
+  @ApiOkResponse({
+    description: 'OK: the number of requests, as text.',
+    content: { 'text/plain': { schema: { type: 'integer', minimum: 0 }, example: 4 } },
+  })
   @ApiGraphErrors(ERRORS_OF.list)
   async count(@CurrentCaller() caller: Caller, @Query() raw: Record<string, string>): Promise<string> {
     return String(await this.requests.count(caller, parseCountQuery(raw).filter));
@@ -104,11 +159,21 @@ export class ThreatAssessmentRequestsController {
 
   @Get(':id')
   @RequirePermissions(READ)
-  @ApiOperation({ operationId: 'threatAssessmentRequests_Get', summary: 'Get threatAssessmentRequest' })
-  @ApiParam({ name: 'id', description: 'The request id.', schema: { type: 'string', format: 'uuid' } })
+  @ApiGraphOperation({
+    operationId: 'informationProtection.GetThreatAssessmentRequests',
+    summary: 'Get threatAssessmentRequest',
+    description:
+      `Retrieve the properties and relationships of a specified threatAssessmentRequest object. ${TYPES} ` +
+      'Use `$expand=results` to retrieve the threat assessment results.',
+    permissions: READ,
+  })
+  @REQUEST_ID
   @ApiSelect(REQUEST_PROPERTIES)
   @ApiExpandResults()
-  @ApiOkResponse({ schema: requestTypesSchema(REQUEST_RESPONSE_DTOS, REQUEST_ODATA_TYPES) })
+  @ApiOkResponse({
+    description: 'OK: the threatAssessmentRequest.',
+    content: { 'application/json': { schema: ENTITY, examples: GET_REQUEST_EXAMPLES } },
+  })
   @ApiGraphErrors(ERRORS_OF.read)
   async get(
     @CurrentCaller() caller: Caller,
@@ -136,10 +201,15 @@ export class ThreatAssessmentRequestsController {
 
   @Delete(':id')
   @HttpCode(204)
-  @RequirePermissions({ delegated: [PERMISSIONS.readWrite], application: [PERMISSIONS.readWrite] })
-  @ApiOperation({ operationId: 'threatAssessmentRequests_Delete', summary: 'Delete threatAssessmentRequest' })
-  @ApiParam({ name: 'id', description: 'The request id.', schema: { type: 'string', format: 'uuid' } })
-  @ApiResponse({ status: 204, description: 'Deleted, with its results.' })
+  @RequirePermissions(DELETE)
+  @ApiGraphOperation({
+    operationId: 'informationProtection.DeleteThreatAssessmentRequests',
+    summary: 'Delete threatAssessmentRequest',
+    description: "Delete a threatAssessmentRequest and its results. Graph's OpenAPI description has this operation; its reference pages do not.",
+    permissions: DELETE,
+  })
+  @REQUEST_ID
+  @ApiResponse({ status: 204, description: 'No Content: the request and its results are deleted.' })
   @ApiGraphErrors(ERRORS_OF.read)
   async delete(@CurrentCaller() caller: Caller, @Param('id', new ParseGuidPipe('id')) id: string): Promise<void> {
     await this.requests.delete(caller, id);

@@ -1,12 +1,13 @@
 import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Caller, PERMISSIONS } from '../auth/caller.js';
 import { CurrentCaller } from '../auth/current-caller.decorator.js';
 import { RequirePermissions } from '../auth/permissions.decorator.js';
 import { ApiGraphErrors, ERRORS_OF } from '../common/errors/api-graph-errors.decorator.js';
+import { ApiGraphOperation } from '../common/openapi/api-graph-operation.decorator.js';
 import { PublicUrls } from '../common/http/public-url.js';
-import { idempotencyClaim, idempotencyKeyOf } from '../idempotency/idempotency.js';
+import { ApiIdempotencyKey, idempotencyClaim, idempotencyKeyOf } from '../idempotency/idempotency.js';
 import { ParseGuidPipe } from '../common/validation/parse-guid.pipe.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -16,6 +17,13 @@ import { project, selectionSuffix } from '../odata/select.js';
 import { SkipTokenCodec } from '../odata/skiptoken.js';
 import { CreateThreatAssessmentResultDto } from './dto/create-threat-assessment-result.dto.js';
 import { ThreatAssessmentResultCollectionDto, ThreatAssessmentResultDto } from './dto/threat-assessment-responses.dto.js';
+import {
+  ADD_RESULT_EXAMPLE,
+  ADDED_RESULT_EXAMPLE,
+  GET_RESULT_EXAMPLE,
+  RESCAN_RESULT_EXAMPLE,
+  RESULT_LIST_EXAMPLE,
+} from './dto/threat-assessment.examples.js';
 import { ThreatAssessmentResultsService } from './threat-assessment-results.service.js';
 import { toThreatAssessmentResultDto } from './threat-assessment.mapper.js';
 import { RESULT_PROPERTIES, RESULTS_QUERY } from './threat-assessment.query-specs.js';
@@ -23,7 +31,11 @@ import { REQUESTS_PATH } from './threat-assessment-requests.controller.js';
 
 const FILTER_HELP =
   'OData filter on resultType (eq, ne, in) and createdDateTime (eq, ne, gt, ge, lt, le), with and, or, not and parentheses.';
-const REQUEST_ID = ApiParam({ name: 'id', description: 'The threatAssessmentRequest id.', schema: { type: 'string', format: 'uuid' } });
+const REQUEST_ID = ApiParam({
+  name: 'id',
+  description: 'The unique identifier of threatAssessmentRequest (a GUID).',
+  schema: { type: 'string', format: 'uuid' },
+});
 
 const READ = {
   delegated: [PERMISSIONS.readWrite],
@@ -31,6 +43,25 @@ const READ = {
 };
 // Assessment engines post verdicts as applications [ours].
 const WRITE = { delegated: [PERMISSIONS.readWrite], application: [PERMISSIONS.readWrite] };
+
+const ADD_RESULTS =
+  'Add results by posting to the results collection. The result is recorded and the request moves to `completed` ' +
+  'in one transaction. `checkPolicy` (the policy check result) is only for mail assessments; `id` and ' +
+  '`createdDateTime` are assigned by the service. Assessment engines post their verdicts as applications.';
+const ADD_RESULT_BODY = ApiBody({
+  type: CreateThreatAssessmentResultDto,
+  description: 'The threatAssessmentResult to record.',
+  examples: {
+    checkPolicy: { summary: 'A policy check result (mail assessments only)', value: ADD_RESULT_EXAMPLE },
+    rescan: { summary: 'A rescan result (any request type)', value: RESCAN_RESULT_EXAMPLE },
+  },
+});
+const ADDED = ApiCreatedResponse({
+  description: 'Created: the new threatAssessmentResult, with `Location`.',
+  type: ThreatAssessmentResultDto,
+  headers: { Location: { description: 'The URL of the new threatAssessmentResult.', required: true, schema: { type: 'string', format: 'uri' } } },
+  example: ADDED_RESULT_EXAMPLE,
+});
 
 @ApiTags('threatAssessmentResult')
 @ApiBearerAuth()
@@ -43,15 +74,18 @@ export class ThreatAssessmentResultsController {
   ) {}
 
   @Post()
+  @ApiIdempotencyKey()
   @HttpCode(201)
   @RequirePermissions(WRITE)
-  @ApiOperation({
-    operationId: 'threatAssessmentRequests_AddResults',
+  @ApiGraphOperation({
+    operationId: 'informationProtection.threatAssessmentRequests.CreateResults',
     summary: 'Add results',
-    description: 'Records a result and moves the request to `completed`, in one transaction.',
+    description: ADD_RESULTS,
+    permissions: WRITE,
   })
   @REQUEST_ID
-  @ApiCreatedResponse({ type: ThreatAssessmentResultDto })
+  @ADD_RESULT_BODY
+  @ADDED
   @ApiGraphErrors(ERRORS_OF.write)
   add(
     @CurrentCaller() caller: Caller,
@@ -65,15 +99,18 @@ export class ThreatAssessmentResultsController {
 
   /** The seed document's request line; the same operation as POST …/results. */
   @Post('$ref')
+  @ApiIdempotencyKey()
   @HttpCode(201)
   @RequirePermissions(WRITE)
-  @ApiOperation({
-    operationId: 'threatAssessmentRequests_AddResultsRef',
-    summary: 'Add results (the seed document’s $ref form)',
-    description: 'Alias of `POST …/results`, as the "Add results" document writes it.',
+  @ApiGraphOperation({
+    operationId: 'informationProtection.threatAssessmentRequests.CreateResultsRef',
+    summary: 'Add results ($ref form)',
+    description: `The request line of the "Add results" document, \`POST …/results/$ref\`: the same operation as \`POST …/results\`. ${ADD_RESULTS}`,
+    permissions: WRITE,
   })
   @REQUEST_ID
-  @ApiCreatedResponse({ type: ThreatAssessmentResultDto })
+  @ADD_RESULT_BODY
+  @ADDED
   @ApiGraphErrors(ERRORS_OF.write)
   addRef(
     @CurrentCaller() caller: Caller,
@@ -87,10 +124,17 @@ export class ThreatAssessmentResultsController {
 
   @Get()
   @RequirePermissions(READ)
-  @ApiOperation({ operationId: 'threatAssessmentRequests_ListResults', summary: 'List results' })
+  @ApiGraphOperation({
+    operationId: 'informationProtection.threatAssessmentRequests.ListResults',
+    summary: 'List results',
+    description:
+      'Retrieve the threatAssessmentResult objects of a threatAssessmentRequest, oldest first. ' +
+      'A page holds at most `$top` items; `@odata.nextLink` is present exactly when more exist.',
+    permissions: READ,
+  })
   @REQUEST_ID
   @ApiCollectionQuery({ properties: RESULT_PROPERTIES, filter: FILTER_HELP, expand: false, defaultOrder: 'asc' })
-  @ApiOkResponse({ type: ThreatAssessmentResultCollectionDto })
+  @ApiOkResponse({ description: 'OK: a page of threatAssessmentResults.', type: ThreatAssessmentResultCollectionDto, example: RESULT_LIST_EXAMPLE })
   @ApiGraphErrors(ERRORS_OF.read)
   async list(
     @CurrentCaller() caller: Caller,
@@ -115,11 +159,19 @@ export class ThreatAssessmentResultsController {
   @Get('$count')
   @RequirePermissions(READ)
   @Header('content-type', 'text/plain; charset=utf-8')
-  @ApiOperation({ operationId: 'threatAssessmentRequests_CountResults', summary: 'Count results' })
+  @ApiGraphOperation({
+    operationId: 'informationProtection.threatAssessmentRequests.results.GetCount',
+    summary: 'Count results',
+    description: 'Get the number of results of a threatAssessmentRequest that match `$filter`, as a `text/plain` integer.',
+    permissions: READ,
+  })
   @REQUEST_ID
   @ApiFilter(FILTER_HELP)
   @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'The number of results, as text.', content: { 'text/plain': { schema: { type: 'integer' } } } })
+  @ApiOkResponse({
+    description: 'OK: the number of results, as text.',
+    content: { 'text/plain': { schema: { type: 'integer', minimum: 0 }, example: 2 } },
+  })
   @ApiGraphErrors(ERRORS_OF.read)
   async count(
     @CurrentCaller() caller: Caller,
@@ -131,11 +183,20 @@ export class ThreatAssessmentResultsController {
 
   @Get(':resultId')
   @RequirePermissions(READ)
-  @ApiOperation({ operationId: 'threatAssessmentRequests_GetResults', summary: 'Get threatAssessmentResult' })
+  @ApiGraphOperation({
+    operationId: 'informationProtection.threatAssessmentRequests.GetResults',
+    summary: 'Get threatAssessmentResult',
+    description: 'Retrieve the properties of a threatAssessmentResult of a threatAssessmentRequest.',
+    permissions: READ,
+  })
   @REQUEST_ID
-  @ApiParam({ name: 'resultId', description: 'The result id.', schema: { type: 'string', format: 'uuid' } })
+  @ApiParam({
+    name: 'resultId',
+    description: 'The unique identifier of threatAssessmentResult (a GUID).',
+    schema: { type: 'string', format: 'uuid' },
+  })
   @ApiSelect(RESULT_PROPERTIES)
-  @ApiOkResponse({ type: ThreatAssessmentResultDto })
+  @ApiOkResponse({ description: 'OK: the threatAssessmentResult.', type: ThreatAssessmentResultDto, example: GET_RESULT_EXAMPLE })
   @ApiGraphErrors(ERRORS_OF.read)
   async get(
     @CurrentCaller() caller: Caller,

@@ -4,6 +4,7 @@ import supertest from 'supertest';
 import { inject } from 'vitest';
 import { createApp } from '../../src/app.setup.js';
 import { loadConfig } from '../../src/config/app-config.js';
+import { checkOpenApiConformance, type OpenApiConformance } from './openapi-validator.js';
 import { TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from './tokens.js';
 
 export interface TestApp {
@@ -11,6 +12,8 @@ export interface TestApp {
   http: ReturnType<typeof supertest>;
   /** Direct database access, for asserting what was (not) written. */
   db: pg.Pool;
+  /** Every response is checked against the served OpenAPI document; `close()` fails on any mismatch. */
+  openapi: OpenApiConformance;
   close(): Promise<void>;
 }
 
@@ -28,6 +31,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     ...env,
   });
   const app = await createApp(config, databaseUrl);
+  const openapi = checkOpenApiConformance(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
@@ -35,9 +39,11 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     app,
     http: supertest(app.getHttpServer()),
     db,
+    openapi,
     close: async () => {
       await db.end();
       await app.close();
+      openapi.assertConforming();
     },
   };
 }

@@ -92,7 +92,7 @@ const HEADERS: Record<number, Record<string, { description: string; required: tr
 };
 
 const example = (status: number) => {
-  const { code, message, details } = EXAMPLES[status] ?? EXAMPLES[500]!;
+  const { code, message, details } = EXAMPLES[status] ?? EXAMPLES[500];
   return {
     error: {
       code,

@@ -152,8 +152,15 @@ function fromFastifyError(error: unknown): GraphErrorResponse | undefined {
   }
 }
 
+/**
+ * TypeORM releases a connection the moment it reports an error (backend terminated, server restarting);
+ * the rest of a transaction on it then throws these before anything is sent, so nothing was committed.
+ */
+const RELEASED_CONNECTION_ERRORS = new Set(['QueryRunnerAlreadyReleasedError', 'QueryRunnerProviderAlreadyReleasedError']);
+
 /** Mapped by SQLSTATE and connection failure, never by message text, which is never sent on. */
 function fromDatabaseError(error: unknown): GraphErrorResponse | undefined {
+  if (error instanceof Error && RELEASED_CONNECTION_ERRORS.has(error.name)) return unavailable();
   const cause = isObject(error) && isObject(error.driverError) ? error.driverError : error;
   if (!isObject(cause)) return undefined;
   const code = typeof cause.code === 'string' ? cause.code : '';

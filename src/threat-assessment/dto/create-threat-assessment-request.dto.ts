@@ -57,7 +57,7 @@ export class CreateEmailFileAssessmentRequestDto {
   @RecipientEmailField()
   recipientEmail!: string;
 
-  @ContentDataField('Base64 of the .eml file; kept only as its size and SHA-256, answered as "".')
+  @ContentDataField('Base64 encoded .eml email file content. It is not stored (only its size and SHA-256), so it cannot be read back: responses carry "".')
   contentData!: string;
 
   @DestinationRoutingReasonField()
@@ -78,7 +78,7 @@ export class CreateFileAssessmentRequestDto {
   @FileNameField()
   fileName!: string;
 
-  @ContentDataField('Base64 of the file; kept only as its size and SHA-256, answered as "".')
+  @ContentDataField('Base64 encoded file content. It is not stored (only its size and SHA-256), so it cannot be read back: responses carry "".')
   contentData!: string;
 }
 

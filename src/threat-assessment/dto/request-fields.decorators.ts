@@ -10,25 +10,40 @@ import {
 /** The `@odata.type` a body must carry for this DTO. */
 export const ODataTypeField = (odataType: string) =>
   applyDecorators(
-    ApiProperty({ name: '@odata.type', enum: [odataType], example: odataType, description: 'The concrete type.' }),
+    ApiProperty({
+      name: '@odata.type',
+      enum: [odataType],
+      example: odataType,
+      description: 'The concrete type of the request; it selects the other properties.',
+    }),
     Equals(odataType, { message: `@odata.type must be '${odataType}'` }),
   );
 
 export const ExpectedAssessmentField = () =>
   applyDecorators(
-    ApiProperty({ enum: THREAT_EXPECTED_ASSESSMENTS, enumName: 'threatExpectedAssessment', example: 'block' }),
+    ApiProperty({
+      enum: THREAT_EXPECTED_ASSESSMENTS,
+      enumName: 'threatExpectedAssessment',
+      example: 'block',
+      description: 'The expected assessment from submitter. Possible values are: `block`, `unblock`.',
+    }),
     IsIn(THREAT_EXPECTED_ASSESSMENTS, { message: `expectedAssessment must be one of ${THREAT_EXPECTED_ASSESSMENTS.join(', ')}` }),
   );
 
 export const CategoryField = () =>
   applyDecorators(
-    ApiProperty({ enum: THREAT_CATEGORIES, enumName: 'threatCategory', example: 'spam' }),
+    ApiProperty({
+      enum: THREAT_CATEGORIES,
+      enumName: 'threatCategory',
+      example: 'spam',
+      description: 'The threat category. Possible values are: `spam`, `phishing`, `malware`.',
+    }),
     IsIn(THREAT_CATEGORIES, { message: `category must be one of ${THREAT_CATEGORIES.join(', ')}` }),
   );
 
 export const RecipientEmailField = () =>
   applyDecorators(
-    ApiProperty({ description: 'The mail recipient whose policies are used.', example: 'tifc@contoso.com', maxLength: 320 }),
+    ApiProperty({ description: 'The mail recipient whose policies are used to assess the mail.', example: 'tifc@contoso.com', maxLength: 320 }),
     IsString(),
     MaxLength(320),
     IsEmail({}, { message: 'recipientEmail must be an email address' }),
