@@ -31,6 +31,20 @@ export interface IdentitySetColumn {
   'ck_threat_assessment_requests_kind',
   `"kind" IN ('mailAssessmentRequest', 'emailFileAssessmentRequest', 'fileAssessmentRequest', 'urlAssessmentRequest')`,
 )
+// Each type's required fields, enforced by the table too: a row the API could not have written fails.
+@Check(
+  'ck_threat_assessment_requests_mail_fields',
+  `"kind" <> 'mailAssessmentRequest' OR ("recipient_email" IS NOT NULL AND "message_uri" IS NOT NULL)`,
+)
+@Check(
+  'ck_threat_assessment_requests_email_file_fields',
+  `"kind" <> 'emailFileAssessmentRequest' OR ("recipient_email" IS NOT NULL AND "content_size" IS NOT NULL AND "content_sha256" IS NOT NULL)`,
+)
+@Check(
+  'ck_threat_assessment_requests_file_fields',
+  `"kind" <> 'fileAssessmentRequest' OR ("file_name" IS NOT NULL AND "content_size" IS NOT NULL AND "content_sha256" IS NOT NULL)`,
+)
+@Check('ck_threat_assessment_requests_url_fields', `"kind" <> 'urlAssessmentRequest' OR "url" IS NOT NULL`)
 @Check('ck_threat_assessment_requests_content_type', `"content_type" IN ('mail', 'url', 'file')`)
 @Check('ck_threat_assessment_requests_expected_assessment', `"expected_assessment" IN ('block', 'unblock')`)
 @Check(
