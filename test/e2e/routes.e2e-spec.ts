@@ -380,3 +380,22 @@ describe('routes, versions, correlation and public links', () => {
     });
   });
 });
+
+describe('percent-encoded $ in path segments', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('serves /%24count and /%24ref like /$count and /$ref', async () => {
+    const tenant = await newTenant();
+    const created = await t.http.post(REQUESTS).set('authorization', `Bearer ${tenant.token}`).send(URL_REQUEST);
+    const count = await t.http.get(`${REQUESTS}/%24count`).set('authorization', `Bearer ${tenant.token}`);
+    expect(count.status).toBe(200);
+    expect(count.text).toBe('1');
+    const ref = await t.http.post(`${REQUESTS}/${created.body.id}/results/%24ref`).set('authorization', `Bearer ${tenant.token}`).send({ resultType: 'rescan', message: 'x' });
+    expect(ref.status).toBe(201);
+  });
+});

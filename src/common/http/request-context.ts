@@ -28,9 +28,18 @@ export function correlationHook(request: FastifyRequest, reply: FastifyReply, do
  * Fastify `rewriteUrl`: `/beta/...` is served by the `/v1.0/...` routes, and the version the client
  * used is kept so that the links written back use it.
  */
-export function rewriteVersion(url: string): { url: string; version: ApiVersion } {
+export function rewriteVersion(raw: string): { url: string; version: ApiVersion } {
+  const url = decodeDollarSegments(raw);
   if (url === '/beta' || url.startsWith('/beta/') || url.startsWith('/beta?')) {
     return { url: `/v1.0${url.slice('/beta'.length)}`, version: 'beta' };
   }
   return { url, version: 'v1.0' };
+}
+
+/** `/%24count` and `/%24ref` are `/$count` and `/$ref`: clients that encode every `$` reach the same routes. */
+function decodeDollarSegments(url: string): string {
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  if (!/\/%24/i.test(path)) return url;
+  return path.replace(/\/%24/gi, '/$') + (query === -1 ? '' : url.slice(query));
 }
