@@ -9,3 +9,12 @@ export class AuthenticationRequiredError extends DomainError {
 export class PermissionDeniedError extends DomainError {
   readonly code = 'permissionDenied';
 }
+
+/** 503: the identity provider's signing keys could not be fetched; the client should retry. */
+export class IdentityProviderUnavailableError extends DomainError {
+  readonly code = 'identityProviderUnavailable';
+
+  constructor() {
+    super('The signing keys of the identity provider are unavailable.');
+  }
+}

@@ -1,8 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/app-config.js';
-import { AuthenticationRequiredError, PermissionDeniedError } from './auth.errors.js';
+import { AuthenticationRequiredError, IdentityProviderUnavailableError, PermissionDeniedError } from './auth.errors.js';
 import { type Caller, PERSONAL_ACCOUNT_TENANT } from './caller.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadOrCreateLocalKey } from './local-auth.js';
 
@@ -20,6 +20,7 @@ interface Verification {
 @Injectable()
 export class TokenVerifier {
   private readonly verification: Verification;
+  private readonly logger = new Logger('TokenVerifier');
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.verification = verificationFor(config.auth);
@@ -31,6 +32,10 @@ export class TokenVerifier {
     try {
       payload = await this.verification.verify(token);
     } catch (error) {
+      if (isKeySourceFailure(error)) {
+        this.logger.warn(`Signing keys unavailable: ${error instanceof Error ? error.message : String(error)}`);
+        throw new IdentityProviderUnavailableError();
+      }
       throw new AuthenticationRequiredError(describe(error));
     }
     if (typeof payload.exp !== 'number') {
@@ -87,6 +92,13 @@ function toCaller(payload: JWTPayload, tenantId: string): Caller {
     displayName: stringClaim(payload.app_displayname),
     permissions: new Set(roles),
   };
+}
+
+/** The JWKS endpoint did not answer (timeout, network, 5xx): the token may well be valid, so 503, not 401. */
+function isKeySourceFailure(error: unknown): boolean {
+  if (error instanceof errors.JWKSTimeout) return true;
+  if (error instanceof errors.JOSEError) return error.code === 'ERR_JOSE_GENERIC' && /fetch|JSON Web Key Set|response/i.test(error.message);
+  return error instanceof TypeError || (error instanceof Error && 'cause' in error && /ECONN|ENOTFOUND|EAI_AGAIN/.test(String(error.cause)));
 }
 
 function stringClaim(value: unknown): string | undefined {

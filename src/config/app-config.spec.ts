@@ -335,3 +335,20 @@ describe('loadConfig', () => {
     });
   });
 });
+
+describe('loadConfig: values that would mislead', () => {
+  it('treats NODE_ENV case-insensitively, so Production is production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'Production' })).toThrow(ConfigError);
+  });
+
+  it.each(['https://api.contoso.com/graph', 'https://api.contoso.com/?x=1', 'https://user@api.contoso.com'])(
+    'refuses PUBLIC_BASE_URL %s: nothing may stand between the host and /v1.0',
+    (value) => {
+      expect(() => loadConfig({ PUBLIC_BASE_URL: value })).toThrow(/PUBLIC_BASE_URL must be an origin/);
+    },
+  );
+
+  it('keeps a PUBLIC_BASE_URL origin, without a trailing slash', () => {
+    expect(loadConfig({ PUBLIC_BASE_URL: 'https://api.contoso.com/' }).publicBaseUrl).toBe('https://api.contoso.com');
+  });
+});

@@ -46,7 +46,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const nodeEnv = env.NODE_ENV?.trim() || 'development';
-  const production = nodeEnv === 'production';
+  // Case-insensitive: NODE_ENV=Production must not fall back to local mode and its printed token.
+  const production = nodeEnv.toLowerCase() === 'production';
   const logLevel = (env.LOG_LEVEL?.trim() || 'info') as AppConfig['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
@@ -65,7 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dbConnectTimeoutMs: integer(env, 'DB_CONNECT_TIMEOUT_MS', 5000, 100, 60_000),
     dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 10_000, 100, 600_000),
     migrationsRun: boolean(env, 'MIGRATIONS_RUN', true),
-    publicBaseUrl: optionalUrl(env, 'PUBLIC_BASE_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
+    publicBaseUrl: publicBaseUrl(env),
     trustProxy: trustProxy(env.TRUST_PROXY),
     auth: authConfig(env, production),
     skiptokenSecret: optionalSecret(env, 'SKIPTOKEN_SECRET'),
@@ -130,6 +131,17 @@ function throttleLimits(env: NodeJS.ProcessEnv): ThrottleLimits {
     resource: limits('THROTTLE_RESOURCE_LIMITS', base.resource),
     results: limits('THROTTLE_RESULT_LIMITS', base.results),
   };
+}
+
+/** Graph clients read the first path segment as the version: nothing may stand between host and `/v1.0`. */
+function publicBaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = optionalUrl(env, 'PUBLIC_BASE_URL', ['http:', 'https:']);
+  if (raw === undefined) return undefined;
+  const url = new URL(raw);
+  if (!/^\/*$/.test(url.pathname) || url.search || url.hash || url.username) {
+    throw new ConfigError(`PUBLIC_BASE_URL must be an origin such as https://api.contoso.com, without a path; got '${raw}'`);
+  }
+  return url.origin;
 }
 
 function corsOrigins(raw: string | undefined): string[] {

@@ -652,3 +652,33 @@ function needed(operation: Operation, who: string): string {
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+describe('JWKS endpoint unreachable', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    t = await startTestApp({
+      AUTH_HS256_SECRET: '',
+      AUTH_JWKS_URI: `http://127.0.0.1:${port}/keys`,
+      AUTH_ISSUER: 'https://login.microsoftonline.com/{tenantid}/v2.0',
+      AUTH_AUDIENCE: 'api://x',
+    });
+  });
+  afterAll(() => t.close());
+
+  it('answers 503 serviceNotAvailable with Retry-After, not 401: the token may be valid', async () => {
+    const { privateKey } = await generateKeyPair('RS256');
+    const tenantId = randomUUID();
+    const token = await new SignJWT({ tid: tenantId, oid: randomUUID(), scp: 'ThreatAssessment.ReadWrite.All', iss: `https://login.microsoftonline.com/${tenantId}/v2.0`, aud: 'api://x' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    const res = await t.http.get(REQUESTS).set('authorization', `Bearer ${token}`);
+    expectGraphError(res, 503, 'serviceNotAvailable');
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+  });
+});

@@ -13,6 +13,7 @@ export type DomainErrorCode =
   | 'resultNotFound'
   | 'checkPolicyRequiresMail'
   | 'databaseUnavailable'
+  | 'identityProviderUnavailable'
   | 'throttled'
   | 'idempotencyKeyReused';
 

@@ -83,6 +83,7 @@ function fromDomainError(error: DomainError): GraphErrorResponse {
     case 'resultNotFound':
       return { status: 404, code: 'itemNotFound', message: error.message };
     case 'databaseUnavailable':
+    case 'identityProviderUnavailable':
       return unavailable();
     case 'throttled': {
       const { retryAfterSeconds } = error as ThrottledError;
@@ -156,7 +157,10 @@ function fromFastifyError(error: unknown): GraphErrorResponse | undefined {
  * TypeORM releases a connection the moment it reports an error (backend terminated, server restarting);
  * the rest of a transaction on it then throws these before anything is sent, so nothing was committed.
  */
-const RELEASED_CONNECTION_ERRORS = new Set(['QueryRunnerAlreadyReleasedError', 'QueryRunnerProviderAlreadyReleasedError']);
+const RELEASED_CONNECTION_ERRORS = new Set([
+  'QueryRunnerAlreadyReleasedError',
+  'QueryRunnerProviderAlreadyReleasedError',
+]);
 
 /** Mapped by SQLSTATE and connection failure, never by message text, which is never sent on. */
 function fromDatabaseError(error: unknown): GraphErrorResponse | undefined {
