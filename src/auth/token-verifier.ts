@@ -8,6 +8,8 @@ import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadOrCreateLocalKey } from './local-auth
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CLOCK_TOLERANCE_SECONDS = 60;
+const VERIFIED_TTL_MS = 5 * 60_000;
+const VERIFIED_MAX = 10_000;
 
 interface Verification {
   /** Checks signature, algorithm, audience and lifetime. */
@@ -26,7 +28,25 @@ export class TokenVerifier {
     this.verification = verificationFor(config.auth);
   }
 
+  /**
+   * A client sends the same token for its whole lifetime: re-verifying it on every request costs more
+   * CPU than the rest of a request (profiled). Successful verifications are remembered, keyed by the
+   * exact token text, until the token expires and at most VERIFIED_TTL_MS; failures never are.
+   */
+  private readonly verified = new Map<string, { caller: Caller; until: number }>();
+
   async verify(token: string): Promise<Caller> {
+    const now = Date.now();
+    const known = this.verified.get(token);
+    if (known && known.until > now) return known.caller;
+    if (known) this.verified.delete(token);
+    const { caller, exp } = await this.verifyUncached(token);
+    if (this.verified.size >= VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, { caller, until: Math.min(exp * 1000, now + VERIFIED_TTL_MS) });
+    return caller;
+  }
+
+  private async verifyUncached(token: string): Promise<{ caller: Caller; exp: number }> {
     const { issuer } = this.verification;
     let payload: JWTPayload;
     try {
@@ -51,7 +71,7 @@ export class TokenVerifier {
     if (tenantId === PERSONAL_ACCOUNT_TENANT) {
       throw new PermissionDeniedError('Personal Microsoft accounts are not supported by this API.');
     }
-    return toCaller(payload, tenantId);
+    return { caller: toCaller(payload, tenantId), exp: payload.exp };
   }
 }
 

@@ -20,6 +20,11 @@ export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationS
   private stopped = false;
   private connecting?: Promise<boolean>;
   private failures = 0;
+  /**
+   * Set once connected AND migrated. Not `dataSource.isInitialized`: TypeORM sets that as soon as the pool
+   * exists, before the migrations run, and a request let through then fails on a missing table (500).
+   */
+  private connected = false;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -32,16 +37,17 @@ export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationS
 
   onApplicationShutdown(): Promise<void> | undefined {
     this.stopped = true;
+    this.connected = false;
     clearTimeout(this.retry);
     return this.dataSource.isInitialized ? this.dataSource.destroy() : undefined;
   }
 
   get ready(): boolean {
-    return this.dataSource.isInitialized;
+    return this.connected;
   }
 
   assertReady(): void {
-    if (!this.dataSource.isInitialized) throw new DatabaseUnavailableError();
+    if (!this.connected) throw new DatabaseUnavailableError();
   }
 
   private connect(): Promise<boolean> {
@@ -64,6 +70,7 @@ export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationS
         const applied = await applyMigrations(this.dataSource);
         this.logger.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Schema is up to date');
       }
+      this.connected = !this.stopped;
       return true;
     } catch (error) {
       this.logger.warn(`Migrations could not run, retrying: ${describe(error)}`);

@@ -34,7 +34,13 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
     },
   );
   const dir = resolve(options.dir);
-  const log = options.onLog ?? (() => undefined);
+  // The last lines PostgreSQL wrote: why it did not start, when it does not.
+  const recent: string[] = [];
+  const log = (message: string) => {
+    recent.push(...message.split('\n').filter(Boolean));
+    recent.splice(0, recent.length - 5);
+    options.onLog?.(message);
+  };
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     port: options.port,
@@ -52,7 +58,13 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
     await server.initialise();
   }
   removeStalePidFile(dir);
-  await server.start();
+  // The package rejects with no reason when the server exits during start (port taken, data folder locked).
+  await server.start().catch((error: unknown) => {
+    if (error instanceof Error) throw error;
+    throw new Error(
+      `Embedded PostgreSQL did not start on port ${options.port} (data in ${dir}): ${recent.join(' | ')}`,
+    );
+  });
   const stopOnExit = () => stopPostmasterSync(dir);
   process.once('exit', stopOnExit);
   await ensureDatabase(options.port, options.database);

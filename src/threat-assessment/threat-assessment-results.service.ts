@@ -6,7 +6,9 @@ import { uuidv7 } from '../database/uuid-v7.js';
 import { IdempotencyKeys } from '../idempotency/idempotency-keys.service.js';
 import type { IdempotencyClaim } from '../idempotency/idempotency.js';
 import { Throttler } from '../throttling/throttler.service.js';
-import { keysetPage, type Page } from '../odata/keyset.js';
+import { toPositional } from '../database/positional-params.js';
+import { compileFilter, parseFilter } from '../odata/filter/index.js';
+import type { Page } from '../odata/keyset.js';
 import type { CollectionQuery } from '../odata/query-options.js';
 import type { KeysetPosition } from '../odata/skiptoken.js';
 import type { CreateThreatAssessmentResultDto } from './dto/create-threat-assessment-result.dto.js';
@@ -119,16 +121,50 @@ export class ThreatAssessmentResultsService {
     return { result, replayed: false };
   }
 
+  /**
+   * One statement: the parent's existence in the tenant and the page of its results (a LATERAL join
+   * on the tenant-leading index). Hand-written SQL on the hot read path: building and hydrating the
+   * equivalent two TypeORM queries cost more than the rest of the request (profiled).
+   */
   async list(
     caller: Caller,
     requestId: string,
     query: CollectionQuery,
     after?: KeysetPosition,
   ): Promise<Page<ThreatAssessmentResultEntity> & { count?: number }> {
-    await this.assertRequestExists(caller, requestId);
-    const page = await keysetPage(this.scoped(caller, requestId, query.filter), { ...query, after });
+    const values: unknown[] = [caller.tenantId, requestId, query.top + 1, query.skip];
+    let where = '';
+    if (query.filter !== undefined) {
+      const compiled = compileFilter(parseFilter(query.filter), RESULTS_FILTER, 'x');
+      const positional = toPositional(compiled.sql, compiled.params, values.length + 1);
+      values.push(...positional.values);
+      where += ` AND (${positional.sql})`;
+    }
+    const direction = query.order === 'asc' ? 'ASC' : 'DESC';
+    if (after) {
+      values.push(after.createdDateTime, after.id);
+      where += ` AND (x.created_date_time, x.id) ${query.order === 'asc' ? '>' : '<'} ($${values.length - 1}, $${values.length})`;
+    }
+    const rows: ResultRow[] = await this.dataSource.query(
+      `SELECT x.id, x.created_date_time, x.result_type, x.message
+       FROM threat_assessment_requests p
+       LEFT JOIN LATERAL (
+         SELECT x.id, x.created_date_time, x.result_type, x.message
+         FROM threat_assessment_results x
+         WHERE x.tenant_id = p.tenant_id AND x.request_id = p.id${where}
+         ORDER BY x.created_date_time ${direction}, x.id ${direction}
+         LIMIT $3 OFFSET $4
+       ) x ON true
+       WHERE p.tenant_id = $1 AND p.id = $2`,
+      values,
+    );
+    if (rows.length === 0) throw new ThreatAssessmentRequestNotFoundError(requestId);
+    const results = rows.filter((row) => row.id !== null).map((row) => toEntity(caller.tenantId, requestId, row));
+    const items = results.slice(0, query.top);
+    const last = items.at(-1);
+    const next = results.length > query.top && last ? { createdDateTime: last.createdDateTime, id: last.id } : undefined;
     const count = query.count ? await this.scoped(caller, requestId, query.filter).getCount() : undefined;
-    return { ...page, count };
+    return { items, next, count };
   }
 
   async count(caller: Caller, requestId: string, filter?: string): Promise<number> {
@@ -157,6 +193,24 @@ export class ThreatAssessmentResultsService {
       .where('x.tenantId = :tenantId AND x.requestId = :requestId', { tenantId: caller.tenantId, requestId });
     return applyFilter(qb, filter, RESULTS_FILTER);
   }
+}
+
+interface ResultRow {
+  id: string | null;
+  created_date_time: Date;
+  result_type: ThreatAssessmentResultEntity['resultType'];
+  message: string;
+}
+
+function toEntity(tenantId: string, requestId: string, row: ResultRow): ThreatAssessmentResultEntity {
+  return Object.assign(new ThreatAssessmentResultEntity(), {
+    id: row.id!,
+    tenantId,
+    requestId,
+    createdDateTime: row.created_date_time,
+    resultType: row.result_type,
+    message: row.message,
+  });
 }
 
 function isForeignKeyViolation(error: unknown): boolean {
