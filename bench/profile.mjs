@@ -1,0 +1,271 @@
+// Reads a V8 .cpuprofile (node --cpu-prof): time by area and by function, time under a few marked frames
+// (inclusive), and a flame graph (SVG). Only samples inside `windows` (ms since the profile started)
+// count, so that start-up and the gaps between runs do not dilute the load.
+
+/** Areas by script URL, first match wins; the order matters (the app's own pipes are validation). */
+const AREAS = [
+  [
+    'validation',
+    /class-validator|class-transformer|\/validator\/|validation\.pipe|parse-guid\.pipe|polymorphic-body|@nestjs\/common\/pipes/,
+  ],
+  [
+    'serialization',
+    /fast-json-stringify|\.mapper\.js|odata\/select\.js|public-url\.js|fastify\/lib\/(reply|schemas|error-serializer)/,
+  ],
+  ['ORM (TypeORM)', /node_modules\/typeorm\//],
+  ['pg driver', /node_modules\/(pg|pg-protocol|pg-pool|pg-types|postgres-[a-z]+|pg-connection-string)\//],
+  ['logging', /@nestjs\/common\/services|console-logger|request-logging|node_modules\/pino|abstract-logging/],
+  ['metrics (prom-client)', /prom-client|observability\/metrics/],
+  ['security headers (helmet)', /helmet/],
+  ['auth (jose, guard)', /node_modules\/jose\/|\/auth\/|@noble/],
+  ['OData (query options, filter, skiptoken)', /\/odata\//],
+  [
+    'Nest core (router, DI, interceptors, rxjs)',
+    /@nestjs\/(core|platform-fastify)|node_modules\/rxjs|reflect-metadata/,
+  ],
+  [
+    'Fastify (router, hooks, body parser)',
+    /node_modules\/(fastify|find-my-way|avvio|@fastify|fast-querystring|secure-json-parse|light-my-request|toad-cache|fastq|content-type|fast-content-type-parse)/,
+  ],
+  ['app code', /\/dist\/|bench\/reference-server/],
+];
+const LIBRARY_AREAS = new Set([...AREAS.map(([area]) => area), 'other node_modules']);
+
+function areaOf(frame) {
+  const { url, functionName } = frame.callFrame;
+  if (functionName === '(garbage collector)') return 'GC';
+  if (functionName === '(idle)') return 'idle';
+  if (functionName === '(program)') return 'V8/native (program)';
+  if (!url) return 'V8 builtins (JSON, RegExp, syscalls…)';
+  for (const [area, pattern] of AREAS) if (pattern.test(url)) return area;
+  if (/node_modules/.test(url)) return 'other node_modules';
+  if (url.startsWith('node:')) return 'node core (http, net, streams, crypto)';
+  return 'other';
+}
+
+/** Frames whose inclusive time is reported: "how long is spent under X". */
+const MARKERS = [
+  [
+    'GraphValidationPipe.transform (body + params validation)',
+    (f) => /validation\.pipe/.test(f.url) && f.functionName === 'transform',
+  ],
+  ['class-validator validate', (f) => /class-validator/.test(f.url) && /^validate/.test(f.functionName)],
+  [
+    'class-transformer plainToInstance',
+    (f) => /class-transformer/.test(f.url) && /plainToInstance|plainToClass/.test(f.functionName),
+  ],
+  [
+    'jose jwtVerify (with WebCrypto importKey + HMAC)',
+    (f) => /node_modules\/jose\//.test(f.url) && f.functionName === 'jwtVerify',
+  ],
+  [
+    'WebCrypto importKey (a key per request)',
+    (f) => f.url === 'node:internal/crypto/webcrypto' && f.functionName === 'importKey',
+  ],
+  ['TypeORM query builder (build SQL, getMany, getCount)', (f) => /typeorm\/query-builder/.test(f.url)],
+  ['TypeORM PostgresQueryRunner.query', (f) => /PostgresQueryRunner/.test(f.url) && f.functionName === 'query'],
+  [
+    'TypeORM entity hydration (RawSqlResultsToEntityTransformer)',
+    (f) => /RawSqlResultsToEntityTransformer/.test(f.url),
+  ],
+  ['pg Client.query and protocol', (f) => /node_modules\/(pg|pg-protocol)\//.test(f.url)],
+  ['request log line (onResponse hook)', (f) => /request-logging/.test(f.url)],
+  ['helmet headers', (f) => /helmet/.test(f.url)],
+  ['metrics', (f) => /prom-client|observability\/metrics/.test(f.url)],
+  [
+    'Fastify reply.send / serialize (incl. the socket write)',
+    (f) => /fastify\/lib\/reply/.test(f.url) && /send|serialize/i.test(f.functionName),
+  ],
+  ['Nest router execution context (guards, pipes, interceptors, handler)', (f) => /@nestjs\/core\/router/.test(f.url)],
+  [
+    'socket writes (writev/write syscalls)',
+    (f) => !f.url && /^(writev|writeUtf8String|writeBuffer|writeLatin1String)$/.test(f.functionName),
+  ],
+];
+
+/**
+ * Self time by area, the same with node internals and builtins charged to the library that called them
+ * ("attributed": jose's WebCrypto HMAC is auth, pg's socket write is the pg driver), the top functions,
+ * and inclusive time under the marked frames. `requests`: responses served in the windows, for µs per request.
+ */
+export function analyzeProfile(profile, { windows, requests } = {}) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+
+  // Sample i lasts timeDeltas[i + 1] µs (the gap to the next sample); the last one an average.
+  const { samples, timeDeltas } = profile;
+  const self = new Map();
+  const attributed = new Map();
+  const markerTime = new Map();
+  let t = 0;
+  let total = 0;
+  let idle = 0;
+  const meanDelta = (profile.endTime - profile.startTime) / Math.max(1, samples.length);
+  for (let i = 0; i < samples.length; i++) {
+    t += timeDeltas[i] ?? 0;
+    const ms = t / 1000;
+    if (windows && !windows.some(([from, to]) => ms >= from && ms <= to)) continue;
+    const dt = timeDeltas[i + 1] ?? meanDelta;
+    const id = samples[i];
+    const node = byId.get(id);
+    if (node.callFrame.functionName === '(idle)') {
+      idle += dt;
+      continue;
+    }
+    total += dt;
+    self.set(id, (self.get(id) ?? 0) + dt);
+    let charged;
+    const seenMarkers = new Set();
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const frameNode = byId.get(cur);
+      if (!charged && LIBRARY_AREAS.has(areaOf(frameNode))) charged = areaOf(frameNode);
+      for (const [name, test] of MARKERS) {
+        if (!seenMarkers.has(name) && test(frameNode.callFrame)) {
+          seenMarkers.add(name);
+          markerTime.set(name, (markerTime.get(name) ?? 0) + dt);
+        }
+      }
+    }
+    charged ??= areaOf(node);
+    attributed.set(charged, (attributed.get(charged) ?? 0) + dt);
+  }
+
+  const areas = new Map();
+  const functions = new Map();
+  for (const [id, us] of self) {
+    const node = byId.get(id);
+    const area = areaOf(node);
+    areas.set(area, (areas.get(area) ?? 0) + us);
+    const { functionName, url, lineNumber } = node.callFrame;
+    const key = `${functionName || '(anonymous)'} ${shortUrl(url)}:${lineNumber + 1}`;
+    const entry = functions.get(key) ?? { function: key, area, us: 0 };
+    entry.us += us;
+    functions.set(key, entry);
+  }
+  const pct = (us) => Math.round((1000 * us) / Math.max(1, total)) / 10;
+  const perRequest = (us) => (requests ? Math.round((10 * us) / requests) / 10 : undefined);
+  const rows = (map) =>
+    [...map]
+      .map(([area, us]) => ({ area, ms: Math.round(us / 1000), pct: pct(us), usPerRequest: perRequest(us) }))
+      .sort((a, b) => b.ms - a.ms);
+  return {
+    busyMs: Math.round(total / 1000),
+    idleMs: Math.round(idle / 1000),
+    requests,
+    usPerRequest: perRequest(total),
+    byArea: rows(areas),
+    attributed: rows(attributed),
+    topSelf: [...functions.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, 30)
+      .map((f) => ({
+        function: f.function,
+        area: f.area,
+        ms: Math.round(f.us / 1000),
+        pct: pct(f.us),
+        usPerRequest: perRequest(f.us),
+      })),
+    inclusive: MARKERS.map(([name]) => {
+      const us = markerTime.get(name) ?? 0;
+      return { frame: name, ms: Math.round(us / 1000), pct: pct(us), usPerRequest: perRequest(us) };
+    }),
+  };
+}
+
+function shortUrl(url) {
+  if (!url) return '';
+  const modules = url.lastIndexOf('node_modules/');
+  if (modules >= 0) return url.slice(modules + 'node_modules/'.length);
+  const dist = url.lastIndexOf('/dist/');
+  if (dist >= 0) return url.slice(dist + 1);
+  return url.replace(/^file:\/\//, '');
+}
+
+const COLORS = {
+  validation: '#e4572e',
+  serialization: '#f3a712',
+  'ORM (TypeORM)': '#7b2cbf',
+  'pg driver': '#4361ee',
+  logging: '#a8c686',
+  'metrics (prom-client)': '#6a994e',
+  'security headers (helmet)': '#bc6c25',
+  'auth (jose, guard)': '#29bf12',
+  'OData (query options, filter, skiptoken)': '#00a6a6',
+  'Nest core (router, DI, interceptors, rxjs)': '#ef476f',
+  'Fastify (router, hooks, body parser)': '#118ab2',
+  GC: '#888888',
+};
+
+/** A flame graph (root at the bottom) of the samples inside `windows`; frames under 0.2 % are left out. */
+export function flameGraphSvg(profile, { windows, title = 'CPU profile' } = {}) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const weight = new Map();
+  let t = 0;
+  const meanDelta = (profile.endTime - profile.startTime) / Math.max(1, profile.samples.length);
+  for (let i = 0; i < profile.samples.length; i++) {
+    t += profile.timeDeltas[i] ?? 0;
+    if (windows && !windows.some(([from, to]) => t / 1000 >= from && t / 1000 <= to)) continue;
+    const node = byId.get(profile.samples[i]);
+    if (node.callFrame.functionName === '(idle)') continue;
+    weight.set(node.id, (weight.get(node.id) ?? 0) + (profile.timeDeltas[i + 1] ?? meanDelta));
+  }
+  const total = new Map();
+  const sum = (id) => {
+    if (total.has(id)) return total.get(id);
+    const node = byId.get(id);
+    let value = weight.get(id) ?? 0;
+    for (const child of node.children ?? []) value += sum(child);
+    total.set(id, value);
+    return value;
+  };
+  const root = profile.nodes[0];
+  const rootTotal = sum(root.id) || 1;
+  const width = 1600;
+  const rowHeight = 16;
+  const rects = [];
+  let depthMax = 0;
+  const walk = (id, x, depth) => {
+    const node = byId.get(id);
+    const w = (total.get(id) / rootTotal) * width;
+    if (w < width * 0.002) return;
+    depthMax = Math.max(depthMax, depth);
+    rects.push({ node, x, w, depth });
+    let cx = x;
+    for (const child of node.children ?? []) {
+      walk(child, cx, depth + 1);
+      cx += (total.get(child) / rootTotal) * width;
+    }
+  };
+  walk(root.id, 0, 0);
+  const height = (depthMax + 2) * rowHeight + 30;
+  const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const body = rects
+    .map(({ node, x, w, depth }) => {
+      const { functionName, url, lineNumber } = node.callFrame;
+      const name = functionName || '(anonymous)';
+      const label = `${name} ${shortUrl(url)}:${lineNumber + 1}`;
+      const y = height - (depth + 1) * rowHeight - 4;
+      const pct = ((100 * total.get(node.id)) / rootTotal).toFixed(1);
+      const color = COLORS[areaOf(node)] ?? (url.startsWith('node:') ? '#bbbbbb' : '#d9a05b');
+      const chars = Math.floor((w - 4) / 6.5);
+      const text =
+        chars > 3
+          ? `<text x="${(x + 2).toFixed(1)}" y="${y + 12}">${esc(name.length > chars ? `${name.slice(0, chars - 1)}…` : name)}</text>`
+          : '';
+      return `<g><title>${esc(label)} (${pct} %)</title><rect x="${x.toFixed(1)}" y="${y}" width="${Math.max(w - 0.5, 0.5).toFixed(1)}" height="${rowHeight - 1}" fill="${color}"/>${text}</g>`;
+    })
+    .join('\n');
+  const legend = Object.entries(COLORS)
+    .map(
+      ([area, color], i) =>
+        `<rect x="${10 + i * 150}" y="6" width="10" height="10" fill="${color}"/><text x="${24 + i * 150}" y="15">${esc(area.split(' (')[0])}</text>`,
+    )
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height + 20}" font-family="monospace" font-size="11">
+<text x="10" y="${height + 14}" font-size="12">${esc(title)} — width: CPU time (idle excluded); hover a frame for its file and share</text>
+${legend}
+${body}
+</svg>
+`;
+}

@@ -1,0 +1,448 @@
+// The benchmark's reference: "add a result" and "list results" on bare Fastify + pg, with the service's
+// schema, validation rules, authentication and response bodies, and nothing else. It shows what the
+// same work costs without Nest, class-validator and TypeORM: the service is measured against it.
+//
+// Fast paths used here, each one the service could use too: JSON schema validation and serialization
+// compiled by Fastify (ajv, fast-json-stringify), named prepared statements (REFERENCE_PREPARED=false
+// turns them off), and one round trip per request (list: the parent check and the page in one query).
+//
+// Environment: DATABASE_URL, PORT, HOST, AUTH_HS256_SECRET, AUTH_ISSUER, AUTH_AUDIENCE, SKIPTOKEN_SECRET,
+// PUBLIC_BASE_URL, DB_POOL_SIZE (default 10, as the service), REFERENCE_PREPARED (default true).
+import { Buffer } from 'node:buffer';
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual, webcrypto } from 'node:crypto';
+import process from 'node:process';
+import { TextEncoder } from 'node:util';
+import Fastify from 'fastify';
+import { jwtVerify } from 'jose';
+import pg from 'pg';
+
+const env = process.env;
+const PREPARED = env.REFERENCE_PREPARED !== 'false';
+const PUBLIC_BASE_URL = env.PUBLIC_BASE_URL?.replace(/\/+$/, '') || undefined;
+const REQUESTS_PATH = 'informationProtection/threatAssessmentRequests';
+const RESULT_ODATA_TYPE = '#microsoft.graph.threatAssessmentResult';
+const RESULT_TYPES = ['checkPolicy', 'rescan', 'unknownFutureValue'];
+const READ_WRITE = 'ThreatAssessment.ReadWrite.All';
+const READ = 'ThreatAssessment.Read.All';
+const GUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+const GUID_RE = new RegExp(GUID);
+const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
+const CLIENT_REQUEST_ID = /^[\w.:/+=@-]{1,128}$/;
+const statementTimeout = 10_000;
+
+const pool = new pg.Pool({
+  connectionString: env.DATABASE_URL,
+  max: Number(env.DB_POOL_SIZE ?? 10),
+  connectionTimeoutMillis: 5000,
+  statement_timeout: statementTimeout,
+  query_timeout: statementTimeout + 1000,
+  keepAlive: true,
+  application_name: 'bench-reference',
+});
+
+// The service's statement, verbatim: check the parent in the tenant, insert, complete a pending parent.
+const ADD_RESULT_SQL = `
+  WITH parent AS (
+    SELECT id, tenant_id, content_type, status
+    FROM threat_assessment_requests
+    WHERE tenant_id = $1 AND id = $2
+  ), inserted AS (
+    INSERT INTO threat_assessment_results (id, tenant_id, request_id, result_type, message)
+    SELECT $3::uuid, tenant_id, id, $4::varchar, $5::varchar FROM parent
+    WHERE $4::varchar <> 'checkPolicy' OR content_type = 'mail'
+    RETURNING created_date_time
+  ), completed AS (
+    UPDATE threat_assessment_requests r SET status = 'completed'
+    FROM parent p
+    WHERE r.tenant_id = p.tenant_id AND r.id = p.id AND r.status = 'pending' AND EXISTS (SELECT 1 FROM inserted)
+  )
+  SELECT p.content_type, i.created_date_time FROM parent p LEFT JOIN inserted i ON true`;
+
+/** One query: whether the parent is in the tenant, and the page (one row of NULLs when it is empty). */
+function listSql(order, after) {
+  const direction = order === 'desc' ? 'DESC' : 'ASC';
+  const keyset = after ? `AND (created_date_time, id) ${order === 'desc' ? '<' : '>'} ($4::timestamptz, $5::uuid)` : '';
+  return `
+    SELECT p.found, x.id, x.created_date_time, x.result_type, x.message
+    FROM (SELECT EXISTS (SELECT 1 FROM threat_assessment_requests WHERE tenant_id = $1 AND id = $2) AS found) p
+    LEFT JOIN LATERAL (
+      SELECT id, created_date_time, result_type, message FROM threat_assessment_results
+      WHERE tenant_id = $1 AND request_id = $2 ${keyset}
+      ORDER BY created_date_time ${direction}, id ${direction}
+      LIMIT $3
+    ) x ON p.found`;
+}
+const LIST_SQL = Object.fromEntries(
+  ['asc', 'desc'].flatMap((order) => [false, true].map((after) => [`${order}:${after}`, listSql(order, after)])),
+);
+
+function query(name, text, values) {
+  return pool.query(PREPARED ? { name, text, values } : { text, values });
+}
+
+// Authentication as the service's HS256 mode: jose, HS256 only, audience, issuer, 60 s tolerance. The key
+// is imported once: given raw bytes, jose imports a WebCrypto key on every verification (~25 µs each).
+const key = await webcrypto.subtle.importKey(
+  'raw',
+  new TextEncoder().encode(env.AUTH_HS256_SECRET ?? ''),
+  { name: 'HMAC', hash: 'SHA-256' },
+  false,
+  ['verify'],
+);
+const audience = env.AUTH_AUDIENCE?.split(',')
+  .map((a) => a.trim())
+  .filter(Boolean);
+const verifyOptions = { algorithms: ['HS256'], audience: audience?.length ? audience : undefined, clockTolerance: 60 };
+
+class GraphError extends Error {
+  constructor(status, code, message, headers) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.headers = headers;
+  }
+}
+
+async function authenticate(request, permissions) {
+  const header = request.headers.authorization;
+  const match = header && header.length <= 16 * 1024 ? BEARER.exec(header) : null;
+  if (!match) throw unauthorized('The Authorization header must be "Bearer {token}".');
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(match[1], key, verifyOptions));
+  } catch {
+    throw unauthorized('The access token is malformed or invalid.');
+  }
+  const tenantId = typeof payload.tid === 'string' ? payload.tid.toLowerCase() : '';
+  if (typeof payload.exp !== 'number' || !GUID_RE.test(tenantId))
+    throw unauthorized('The access token is not accepted.');
+  if (env.AUTH_ISSUER && payload.iss !== env.AUTH_ISSUER.replace('{tenantid}', tenantId)) {
+    throw unauthorized('The access token was issued by an untrusted issuer.');
+  }
+  const granted =
+    typeof payload.scp === 'string' ? payload.scp.split(' ') : Array.isArray(payload.roles) ? payload.roles : [];
+  if (!permissions.some((p) => granted.includes(p))) {
+    throw new GraphError(
+      403,
+      'accessDenied',
+      `Missing permission: this operation needs one of ${permissions.join(', ')}.`,
+    );
+  }
+  request.tenantId = tenantId;
+}
+
+function unauthorized(message) {
+  return new GraphError(401, 'InvalidAuthenticationToken', message, { 'www-authenticate': 'Bearer' });
+}
+
+// $skiptoken as the service writes it: base64url([1, ms, id]) "." HMAC-SHA256(sha256(JSON(scope)), payload).
+const skiptokenKey = env.SKIPTOKEN_SECRET ? Buffer.from(env.SKIPTOKEN_SECRET, 'utf8') : randomBytes(32);
+function sign(payload, scope) {
+  const fingerprint = createHash('sha256').update(JSON.stringify(scope)).digest();
+  return createHmac('sha256', skiptokenKey).update(fingerprint).update(payload).digest('base64url');
+}
+function encodeSkiptoken(position, scope) {
+  const payload = Buffer.from(JSON.stringify([1, position.createdDateTime.getTime(), position.id]), 'utf8').toString(
+    'base64url',
+  );
+  return `${payload}.${sign(payload, scope)}`;
+}
+function decodeSkiptoken(token, scope) {
+  const invalid = () => badRequest('The $skiptoken is invalid, or does not belong to this query.');
+  const [payload, signature, extra] = token.split('.');
+  if (!payload || !signature || extra !== undefined || token.length > 512) throw invalid();
+  const expected = Buffer.from(sign(payload, scope), 'utf8');
+  const given = Buffer.from(signature, 'utf8');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
+  let decoded;
+  try {
+    decoded = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (
+    !Array.isArray(decoded) ||
+    decoded[0] !== 1 ||
+    !Number.isSafeInteger(decoded[1]) ||
+    typeof decoded[2] !== 'string'
+  ) {
+    throw invalid();
+  }
+  return { createdDateTime: new Date(decoded[1]), id: decoded[2] };
+}
+
+function badRequest(message, details) {
+  const error = new GraphError(400, 'invalidRequest', message);
+  error.details = details;
+  return error;
+}
+
+/** The collection options the reference takes: `$top`, `$orderby`, `$skiptoken`, by any case, with or without `$`. */
+function parseListOptions(raw) {
+  const options = {};
+  for (const [name, value] of Object.entries(raw)) {
+    const key = name.replace(/^\$/, '').toLowerCase();
+    if (!['top', 'orderby', 'skiptoken'].includes(key)) {
+      if (name.startsWith('$'))
+        throw badRequest(`The query option '${name.slice(0, 50)}' is not supported by the reference.`);
+      continue;
+    }
+    if (Array.isArray(value) || key in options) throw badRequest(`The query option '$${key}' is given more than once.`);
+    options[key] = value;
+  }
+  let top = 100;
+  if (options.top !== undefined) {
+    if (!/^\d{1,9}$/.test(options.top.trim()) || Number(options.top) < 1 || Number(options.top) > 999) {
+      throw badRequest('$top must be an integer from 1 to 999.');
+    }
+    top = Number(options.top);
+  }
+  let order = 'asc';
+  if (options.orderby !== undefined) {
+    const match = /^\s*createdDateTime(?:\s+(asc|desc))?\s*$/i.exec(options.orderby);
+    if (!match) throw badRequest("$orderby supports only 'createdDateTime asc' or 'createdDateTime desc'.");
+    order = match[1]?.toLowerCase() ?? 'asc';
+  }
+  if (options.skiptoken === '') throw badRequest('$skiptoken is empty.');
+  return { top, order, skiptoken: options.skiptoken };
+}
+
+function base(request) {
+  return `${PUBLIC_BASE_URL ?? `${request.protocol}://${request.host}`}/v1.0`;
+}
+
+/** The request's own options minus `$skip`/`$skiptoken`, plus the new `$skiptoken` (as the service's PublicUrls). */
+function nextLink(request, path, skiptoken) {
+  const query = request.url.split('?')[1] ?? '';
+  const kept = query.split('&').filter((pair) => {
+    if (pair === '') return false;
+    let name = pair.split('=')[0];
+    try {
+      name = decodeURIComponent(name.replace(/\+/g, ' '));
+    } catch {
+      // kept as written
+    }
+    return !['skip', 'skiptoken'].includes(name.replace(/^\$/, '').toLowerCase());
+  });
+  kept.push(`$skiptoken=${skiptoken}`);
+  return `${base(request)}/${path}?${kept.join('&')}`;
+}
+
+const resultSchema = {
+  type: 'object',
+  properties: {
+    '@odata.type': { type: 'string' },
+    id: { type: 'string' },
+    createdDateTime: { type: 'string' },
+    resultType: { type: 'string' },
+    message: { type: 'string' },
+  },
+};
+const paramsSchema = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: GUID } },
+};
+const addBodySchema = {
+  type: 'object',
+  required: ['resultType', 'message'],
+  additionalProperties: false,
+  properties: {
+    '@odata.type': { const: RESULT_ODATA_TYPE },
+    // Server-owned: accepted from clients that echo objects back, and ignored.
+    id: {},
+    createdDateTime: {},
+    resultType: { enum: RESULT_TYPES },
+    message: { type: 'string', minLength: 1, maxLength: 4000 },
+  },
+};
+
+const app = Fastify({
+  bodyLimit: 8 * 1024 * 1024,
+  genReqId: () => randomUUID(),
+  requestIdHeader: false,
+  onProtoPoisoning: 'error',
+  onConstructorPoisoning: 'error',
+  routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  // Fastify's defaults would strip unknown properties and coerce types; the service refuses both.
+  ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+});
+
+app.decorateRequest('clientRequestId', '');
+app.decorateRequest('tenantId', '');
+app.addHook('onRequest', (request, reply, done) => {
+  const sent = request.headers['client-request-id'];
+  request.clientRequestId = typeof sent === 'string' && CLIENT_REQUEST_ID.test(sent) ? sent : request.id;
+  reply.header('request-id', request.id);
+  reply.header('client-request-id', request.clientRequestId);
+  done();
+});
+app.removeAllContentTypeParsers();
+app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+
+app.setErrorHandler((error, request, reply) => {
+  let graph = error instanceof GraphError ? error : undefined;
+  if (!graph && error.validation) {
+    const details = error.validation.map((v) => ({
+      target: (v.instancePath.replace(/^\//, '') || v.params?.missingProperty || v.params?.additionalProperty) ?? '',
+      message:
+        v.keyword === 'additionalProperties' ? `property ${v.params.additionalProperty} should not exist` : v.message,
+    }));
+    graph =
+      error.validationContext === 'params'
+        ? badRequest("'id' must be a GUID")
+        : badRequest(details.map((d) => d.message).join('; '), details);
+  }
+  if (!graph && typeof error.statusCode === 'number' && error.statusCode < 500) {
+    graph = new GraphError(
+      error.statusCode === 415 ? 415 : 400,
+      error.statusCode === 415 ? 'unsupportedMediaType' : 'invalidRequest',
+      'The request is malformed or incorrect.',
+    );
+  }
+  if (!graph) {
+    request.log.error(error);
+    graph = new GraphError(500, 'generalException', 'An unexpected error occurred.');
+  }
+  void reply
+    .status(graph.status)
+    .headers(graph.headers ?? {})
+    .type('application/json; charset=utf-8')
+    .send({
+      error: {
+        code: graph.code,
+        message: graph.message,
+        ...(graph.details?.length ? { details: graph.details.map((d) => ({ code: graph.code, ...d })) } : {}),
+        innerError: {
+          date: new Date().toISOString().slice(0, 19),
+          'request-id': request.id,
+          'client-request-id': request.clientRequestId,
+        },
+      },
+    });
+});
+
+const RESULTS = `/v1.0/${REQUESTS_PATH}/:id/results`;
+
+async function addResult(request, reply) {
+  const requestId = request.params.id.toLowerCase();
+  const { resultType, message } = request.body;
+  const id = uuidv7();
+  let rows;
+  try {
+    ({ rows } = await query('ref_add_result', ADD_RESULT_SQL, [request.tenantId, requestId, id, resultType, message]));
+  } catch (error) {
+    if (error.code === '23503') throw notFound(requestId);
+    throw error;
+  }
+  const row = rows[0];
+  if (!row) throw notFound(requestId);
+  if (!row.created_date_time) {
+    throw badRequest(
+      `resultType 'checkPolicy' is only for mail assessments; this request's contentType is '${row.content_type}'.`,
+    );
+  }
+  const prefix = base(request);
+  void reply.code(201).header('location', `${prefix}/${REQUESTS_PATH}/${requestId}/results/${id}`);
+  return {
+    '@odata.context': `${prefix}/$metadata#${REQUESTS_PATH}('${requestId}')/results/$entity`,
+    '@odata.type': RESULT_ODATA_TYPE,
+    id,
+    createdDateTime: row.created_date_time.toISOString(),
+    resultType,
+    message,
+  };
+}
+
+// Authentication before validation, as the service's guard runs before its pipes: no token is 401, not 400.
+const addRoute = {
+  preValidation: (request) => authenticate(request, [READ_WRITE]),
+  schema: {
+    params: paramsSchema,
+    body: addBodySchema,
+    response: {
+      201: { type: 'object', properties: { '@odata.context': { type: 'string' }, ...resultSchema.properties } },
+    },
+  },
+  handler: addResult,
+};
+app.post(RESULTS, addRoute);
+app.post(`${RESULTS}/$ref`, addRoute);
+
+app.get(RESULTS, {
+  preValidation: (request) => authenticate(request, [READ, READ_WRITE]),
+  schema: {
+    params: paramsSchema,
+    response: {
+      200: {
+        type: 'object',
+        properties: {
+          '@odata.context': { type: 'string' },
+          '@odata.nextLink': { type: 'string' },
+          value: { type: 'array', items: resultSchema },
+        },
+      },
+    },
+  },
+  handler: async (request) => {
+    const requestId = request.params.id.toLowerCase();
+    const options = parseListOptions(request.query);
+    const scope = [request.tenantId, `results:${requestId}`, options.order, ''];
+    const after = options.skiptoken ? decodeSkiptoken(options.skiptoken, scope) : undefined;
+    const values = [request.tenantId, requestId, options.top + 1];
+    if (after) values.push(after.createdDateTime, after.id);
+    const name = `ref_list_${options.order}_${Boolean(after)}`;
+    const { rows } = await query(name, LIST_SQL[`${options.order}:${Boolean(after)}`], values);
+    if (!rows[0]?.found) throw notFound(requestId);
+    const items = rows.filter((row) => row.id !== null);
+    const page = items.slice(0, options.top);
+    const last = page.at(-1);
+    const path = `${REQUESTS_PATH}/${requestId}/results`;
+    return {
+      '@odata.context': `${base(request)}/$metadata#${REQUESTS_PATH}('${requestId}')/results`,
+      ...(items.length > options.top && last
+        ? {
+            '@odata.nextLink': nextLink(
+              request,
+              path,
+              encodeSkiptoken({ createdDateTime: last.created_date_time, id: last.id }, scope),
+            ),
+          }
+        : {}),
+      value: page.map((row) => ({
+        '@odata.type': RESULT_ODATA_TYPE,
+        id: row.id,
+        createdDateTime: row.created_date_time.toISOString(),
+        resultType: row.result_type,
+        message: row.message,
+      })),
+    };
+  },
+});
+
+app.get('/health/live', async () => ({ status: 'ok' }));
+
+function notFound(requestId) {
+  return new GraphError(404, 'itemNotFound', `The threatAssessmentRequest '${requestId}' does not exist.`);
+}
+
+/** RFC 9562 UUIDv7, as the service's `uuidv7()`. */
+function uuidv7(now = Date.now()) {
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(now, 0, 6);
+  bytes[6] = (bytes[6] & 0x0f) | 0x70;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const close = async () => {
+  await app.close();
+  await pool.end();
+  process.exit(0);
+};
+process.once('SIGTERM', () => void close());
+process.once('SIGINT', () => void close());
+
+await app.listen({ port: Number(env.PORT ?? 3100), host: env.HOST ?? '127.0.0.1' });
+process.stdout.write(`reference listening on ${env.PORT ?? 3100}\n`);
