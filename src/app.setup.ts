@@ -1,36 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import helmet from '@fastify/helmet';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { FastifyServerOptions } from 'fastify';
 import { correlationHook, rewriteVersion } from './common/http/request-context.js';
+import { clientErrorHandler } from './common/http/client-error.js';
 import { RouteTable } from './common/http/route-table.js';
+import { setSecurityHeaders } from './common/http/security-headers.js';
 import type { AppConfig } from './config/app-config.js';
 import { AppModule } from './app.module.js';
 import { MetricsService } from './observability/metrics.service.js';
-import { installRequestLogging } from './observability/request-logging.js';
+import { installRequestLogging, jsonRequestLog, textRequestLog } from './observability/request-logging.js';
 
-/**
- * Strict enough for an API, loose enough for Swagger UI on /docs: its scripts and styles are served
- * from this origin (the UI injects a few inline styles) and its "Try it out" calls this origin.
- */
-const CONTENT_SECURITY_POLICY = {
-  defaultSrc: ["'self'"],
-  scriptSrc: ["'self'"],
-  styleSrc: ["'self'", "'unsafe-inline'"],
-  imgSrc: ["'self'", 'data:'],
-  connectSrc: ["'self'"],
-  fontSrc: ["'self'", 'data:'],
-  objectSrc: ["'none'"],
-  frameAncestors: ["'none'"],
-  baseUri: ["'self'"],
-  formAction: ["'self'"],
-  // Swagger UI is also served over plain http locally; upgrading its calls to https would break them.
-  upgradeInsecureRequests: null,
-};
 
 /** Builds the app exactly as production runs it; `main.ts` and every e2e test call this. */
 export async function createApp(
@@ -44,7 +27,7 @@ export async function createApp(
     // Nest's own body parsers are off: configureApp installs the JSON-only one.
     { logger, bodyParser: false, abortOnError: false },
   );
-  await configureApp(app, config);
+  configureApp(app, config);
   return app;
 }
 
@@ -60,6 +43,7 @@ export function fastifyOptions(config: AppConfig): FastifyServerOptions {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    clientErrorHandler,
     rewriteUrl: (raw) => {
       const { url, version } = rewriteVersion(raw.url ?? '/');
       (raw as typeof raw & { apiVersion?: string }).apiVersion = version;
@@ -74,10 +58,13 @@ export function fastifyOptions(config: AppConfig): FastifyServerOptions {
  * Everything that makes the app answer like production, applied by `main.ts` and by the tests alike:
  * correlation headers, JSON-only bodies, 405s, and the OpenAPI document with Swagger UI.
  */
-export async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+export function configureApp(app: NestFastifyApplication, config: AppConfig): void {
   const fastify = app.getHttpAdapter().getInstance();
-  installRequestLogging(fastify, new Logger('HTTP'), app.get(MetricsService), config.production);
-  await app.register(helmet, { contentSecurityPolicy: { directives: CONTENT_SECURITY_POLICY } });
+  installRequestLogging(
+    fastify,
+    app.get(MetricsService),
+    config.production ? jsonRequestLog() : textRequestLog(new Logger('HTTP')),
+  );
   if (config.corsOrigins.length > 0) {
     app.enableCors({
       origin: config.corsOrigins,
@@ -92,6 +79,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   fastify.decorateRequest('apiVersion', 'v1.0');
   fastify.addHook('onRequest', (request, reply, done) => {
     request.apiVersion = (request.raw as typeof request.raw & { apiVersion?: 'v1.0' | 'beta' }).apiVersion ?? 'v1.0';
+    setSecurityHeaders(reply);
     correlationHook(request, reply, done);
   });
   // Bodies are JSON and nothing else: any other Content-Type is 415.

@@ -2,11 +2,12 @@ import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { MetricsService } from './metrics.service.js';
-import { installRequestLogging } from './request-logging.js';
+import { installRequestLogging, textRequestLog } from './request-logging.js';
 
 function setup(json: boolean) {
   const lines: unknown[] = [];
   const logger = { log: (entry: unknown) => lines.push(entry), error: () => undefined, warn: () => undefined };
+  const sink = json ? (entry: unknown) => lines.push(entry) : textRequestLog(logger);
   const observed: unknown[] = [];
   const metrics = { requestDuration: { observe: (...args: unknown[]) => observed.push(args) }, registry: new Registry() } as unknown as MetricsService;
   const app = Fastify({ genReqId: () => 'req-1' });
@@ -16,7 +17,7 @@ function setup(json: boolean) {
     request.caller = { tenantId: 'tenant-1', kind: 'user', id: 'u', permissions: new Set() };
     done();
   });
-  installRequestLogging(app, logger, metrics, json);
+  installRequestLogging(app, metrics, sink);
   app.post('/things/:id', () => ({ ok: true }));
   return { app, lines, observed };
 }

@@ -7,6 +7,7 @@ import { IdempotencyKeys } from '../idempotency/idempotency-keys.service.js';
 import type { IdempotencyClaim } from '../idempotency/idempotency.js';
 import { Throttler } from '../throttling/throttler.service.js';
 import { toPositional } from '../database/positional-params.js';
+import { preparedQuery } from '../database/prepared-query.js';
 import { compileFilter, parseFilter } from '../odata/filter/index.js';
 import type { Page } from '../odata/keyset.js';
 import type { CollectionQuery } from '../odata/query-options.js';
@@ -95,7 +96,7 @@ export class ThreatAssessmentResultsService {
         });
       } else {
         await this.throttler.addResult(caller.tenantId);
-        rows = await this.dataSource.query(ADD_RESULT_SQL, params);
+        rows = await preparedQuery(this.dataSource, 'add_threat_assessment_result', ADD_RESULT_SQL, params);
       }
     } catch (error) {
       if (isForeignKeyViolation(error)) throw new ThreatAssessmentRequestNotFoundError(requestId);
@@ -145,8 +146,7 @@ export class ThreatAssessmentResultsService {
       values.push(after.createdDateTime, after.id);
       where += ` AND (x.created_date_time, x.id) ${query.order === 'asc' ? '>' : '<'} ($${values.length - 1}, $${values.length})`;
     }
-    const rows: ResultRow[] = await this.dataSource.query(
-      `SELECT x.id, x.created_date_time, x.result_type, x.message
+    const text = `SELECT x.id, x.created_date_time, x.result_type, x.message
        FROM threat_assessment_requests p
        LEFT JOIN LATERAL (
          SELECT x.id, x.created_date_time, x.result_type, x.message
@@ -155,9 +155,12 @@ export class ThreatAssessmentResultsService {
          ORDER BY x.created_date_time ${direction}, x.id ${direction}
          LIMIT $3 OFFSET $4
        ) x ON true
-       WHERE p.tenant_id = $1 AND p.id = $2`,
-      values,
-    );
+       WHERE p.tenant_id = $1 AND p.id = $2`;
+    // Without a filter the text is one of four fixed shapes: worth preparing. Filtered texts vary.
+    const rows: ResultRow[] =
+      query.filter === undefined
+        ? await preparedQuery(this.dataSource, `list_threat_assessment_results_${direction}_${after ? 'after' : 'first'}`, text, values)
+        : await this.dataSource.query(text, values);
     if (rows.length === 0) throw new ThreatAssessmentRequestNotFoundError(requestId);
     const results = rows.filter((row) => row.id !== null).map((row) => toEntity(caller.tenantId, requestId, row));
     const items = results.slice(0, query.top);

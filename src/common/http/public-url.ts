@@ -32,13 +32,25 @@ export class PublicUrls {
    * earlier `$skiptoken` (the token already holds the position), plus the new `$skiptoken`.
    */
   nextLink(path: string, skiptoken: string): string {
-    const query = this.request.url.split('?')[1] ?? '';
+    const url = this.request.url;
+    const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
     const kept = query
       .split('&')
-      .filter((pair) => pair !== '' && !['skip', 'skiptoken'].includes(optionName(pair)));
+      .filter((pair) => pair !== '' && !['skip', 'skiptoken'].includes(optionName(pair)))
+      .map(uriSafe);
     kept.push(`$skiptoken=${skiptoken}`);
     return `${this.resource(path)}?${kept.join('&')}`;
   }
+}
+
+/**
+ * Clients send some characters a URI forbids (`{`, `|`, a space, a stray `%`) unencoded; the link is
+ * written back as a valid URI, meaning the same thing once decoded.
+ */
+function uriSafe(pair: string): string {
+  return pair.replace(/%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]/gu, (char) =>
+    [...Buffer.from(char, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
 }
 
 function optionName(pair: string): string {

@@ -197,6 +197,8 @@ describe('parseFilter', () => {
       ['createdDateTime gt 2026-01-01T00:00:00Zx', 'Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm'],
       ['createdDateTime gt 2026-01-01T00:00:00.1234567890123Z', 'Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm'],
       ['status eq 1', 'Invalid date-time literal at position 10; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm'],
+      ['createdDateTime gt 2026-01-01T00:00:00 01:00', "Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm; a '+' in a URL reads as a space: send it as %2B"],
+      ['createdDateTime gt 2026-01-01T00:00 05:30 and x', "Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm; a '+' in a URL reads as a space: send it as %2B"],
       ["eq 'a'", "Expected an operator (eq, ne, gt, ge, lt, le or in) after 'eq' at position 3, found a string literal"],
       ["'a' eq status", "Expected a property, 'not', 'isof' or '(' at position 0, found a string literal"],
       ["status has 'a'", "Expected an operator (eq, ne, gt, ge, lt, le or in) after 'status' at position 7, found 'has'"],

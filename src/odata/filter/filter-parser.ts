@@ -11,6 +11,11 @@ const DATE_TIME = new RegExp(DATE_TIME_SOURCE, 'y');
 /** A date-time glued to more word characters (`…Zfoo`, `…:00:00:00Z`) is one bad literal, not two tokens. */
 const WORD_CHARACTER = /[A-Za-z0-9_.:+-]/;
 const WHITESPACE = /\s/;
+/**
+ * A date-time whose offset sign became a space: `+` means a space in a query string, and the Graph SDK
+ * (through `fetch`) sends it unencoded, so `…T00:00:00+01:00` arrives as `…T00:00:00 01:00`.
+ */
+const PLUS_AS_SPACE = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,12})?)? \d{2}:\d{2}(?![\d:])/;
 const COMPARISON_OPERATORS: ReadonlySet<string> = new Set<ComparisonOperator>(['eq', 'ne', 'gt', 'ge', 'lt', 'le']);
 const OPERATOR_LIST = 'eq, ne, gt, ge, lt, le or in';
 
@@ -46,7 +51,9 @@ function tokenize(text: string): Token[] {
       DATE_TIME.lastIndex = index;
       const match = DATE_TIME.exec(text);
       if (!match || WORD_CHARACTER.test(text[DATE_TIME.lastIndex] ?? '')) {
-        throw filterError(`Invalid date-time literal at position ${index}; expected ${DATE_TIME_FORMAT_HINT}`);
+        const plusAsSpace = PLUS_AS_SPACE.test(text.slice(index, index + 40));
+        const hint = plusAsSpace ? "; a '+' in a URL reads as a space: send it as %2B" : '';
+        throw filterError(`Invalid date-time literal at position ${index}; expected ${DATE_TIME_FORMAT_HINT}${hint}`);
       }
       tokens.push({ type: 'dateTime', text: match[0], position: index });
       index = DATE_TIME.lastIndex;
