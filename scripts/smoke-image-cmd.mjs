@@ -7,7 +7,10 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { mintToken } from '../dist/auth/token-minter.js';
 
-const cmdLine = readFileSync('Dockerfile', 'utf8').split('\n').filter((l) => /^CMD\s/.test(l)).at(-1);
+const cmdLine = readFileSync('Dockerfile', 'utf8')
+  .split('\n')
+  .filter((l) => /^CMD\s/.test(l))
+  .at(-1);
 if (!cmdLine) throw new Error('Dockerfile has no CMD');
 const cmd = JSON.parse(cmdLine.replace(/^CMD\s+/, ''));
 if (!Array.isArray(cmd)) throw new Error('CMD is not in exec form');
@@ -32,7 +35,10 @@ if (!env.DATABASE_URL) throw new Error('DATABASE_URL is required');
 const [command, ...args] = cmd;
 console.log(`smoke: ${cmd.join(' ')} (NODE_ENV=production, port ${port})`);
 const started = Date.now();
-const child = spawn(command === 'node' ? process.execPath : command, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(command === 'node' ? process.execPath : command, args, {
+  env,
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 let output = '';
 child.stdout.on('data', (chunk) => (output += chunk));
 const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
@@ -40,7 +46,10 @@ const exited = new Promise((resolve) => child.on('exit', (code, signal) => resol
 const base = `http://127.0.0.1:${port}`;
 let ready = false;
 while (!ready && Date.now() - started < 20_000) {
-  ready = await fetch(`${base}/health/ready`).then((r) => r.status === 200, () => false);
+  ready = await fetch(`${base}/health/ready`).then(
+    (r) => r.status === 200,
+    () => false,
+  );
   if (!ready) await new Promise((r) => setTimeout(r, 200));
 }
 if (!ready) {
@@ -56,10 +65,16 @@ const token = await mintToken({
 const res = await fetch(`${base}/v1.0/informationProtection/threatAssessmentRequests`, {
   method: 'POST',
   headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-  body: JSON.stringify({ '@odata.type': '#microsoft.graph.urlAssessmentRequest', url: 'http://test.com', expectedAssessment: 'block', category: 'phishing' }),
+  body: JSON.stringify({
+    '@odata.type': '#microsoft.graph.urlAssessmentRequest',
+    url: 'http://test.com',
+    expectedAssessment: 'block',
+    category: 'phishing',
+  }),
 });
 const body = await res.json();
-if (res.status !== 201 || body.status !== 'pending') throw new Error(`expected 201, got ${res.status}: ${JSON.stringify(body)}`);
+if (res.status !== 201 || body.status !== 'pending')
+  throw new Error(`expected 201, got ${res.status}: ${JSON.stringify(body)}`);
 console.log(`smoke: POST answered 201 (${body.id}); first 201 ${Date.now() - started} ms after start`);
 if (!/"level":"log"/.test(output)) throw new Error('production logs are not JSON lines');
 child.kill('SIGTERM');

@@ -14,7 +14,6 @@ import { AppModule } from './app.module.js';
 import { MetricsService } from './observability/metrics.service.js';
 import { installRequestLogging, jsonRequestLog, textRequestLog } from './observability/request-logging.js';
 
-
 /** Builds the app exactly as production runs it; `main.ts` and every e2e test call this. */
 export async function createApp(
   config: AppConfig,
@@ -50,8 +49,10 @@ export function fastifyOptions(config: AppConfig): FastifyServerOptions {
       return url;
     },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
-    ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
-  } as FastifyServerOptions;
+    ...(config.tls
+      ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } }
+      : {}),
+  };
 }
 
 /**
@@ -84,7 +85,11 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig): vo
   });
   // Bodies are JSON and nothing else: any other Content-Type is 415.
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, fastify.getDefaultJsonParser('error', 'error'));
+  fastify.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string' },
+    fastify.getDefaultJsonParser('error', 'error'),
+  );
 
   if (config.docsEnabled) {
     SwaggerModule.setup('docs', app, () => createOpenApiDocument(app), {
@@ -108,7 +113,7 @@ export function createOpenApiDocument(app: NestFastifyApplication): OpenAPIObjec
         '**Authorize** with a bearer token (`npm run token`, or the one the service prints at start in local mode), ' +
           'then use **Try it out**.',
         'Every response carries `request-id` (a new GUID) and `client-request-id` (the one sent, else the ' +
-          "request-id). Every error is Graph's envelope: `{\"error\": {\"code\", \"message\", \"innerError\": {…}}}`.",
+          'request-id). Every error is Graph\'s envelope: `{"error": {"code", "message", "innerError": {…}}}`.',
       ].join('\n\n'),
     )
     .setVersion('1.0')
@@ -119,9 +124,13 @@ export function createOpenApiDocument(app: NestFastifyApplication): OpenAPIObjec
       type: 'http',
       scheme: 'bearer',
       bearerFormat: 'JWT',
-      description: 'An access token for this API: `tid` the tenant, `scp` delegated scopes or `roles` application roles.',
+      description:
+        'An access token for this API: `tid` the tenant, `scp` delegated scopes or `roles` application roles.',
     })
-    .addTag('threatAssessmentRequest', 'A threat assessment request: a mail, an email file, a file or a URL submitted for assessment.')
+    .addTag(
+      'threatAssessmentRequest',
+      'A threat assessment request: a mail, an email file, a file or a URL submitted for assessment.',
+    )
     .addTag('threatAssessmentResult', 'The result of a threat assessment: a policy check or a rescan.')
     .addTag('health', 'Liveness and readiness probes; no token needed.')
     .build();

@@ -29,7 +29,8 @@ async function bootstrap(): Promise<void> {
   Logger.overrideLogger(logger);
 
   const database = await resolveDatabase(config, (message) => logger.debug(message, 'EmbeddedPostgres'));
-  if (database.embedded) logger.log(`Embedded PostgreSQL on ${redact(database.url)} (data in ${config.embeddedPostgres.dir})`);
+  if (database.embedded)
+    logger.log(`Embedded PostgreSQL on ${redact(database.url)} (data in ${config.embeddedPostgres.dir})`);
 
   const app = await createApp(config, database.url, logger);
   const connections = trackConnections(app.getHttpServer(), config.tls ? 'secureConnection' : 'connection');

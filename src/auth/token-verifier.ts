@@ -79,7 +79,11 @@ function verificationFor(auth: AppConfig['auth']): Verification {
   switch (auth.mode) {
     case 'jwks': {
       const keys = createRemoteJWKSet(new URL(auth.jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
-      const options = { algorithms: ['RS256', 'ES256'], audience: auth.audience, clockTolerance: CLOCK_TOLERANCE_SECONDS };
+      const options = {
+        algorithms: ['RS256', 'ES256'],
+        audience: auth.audience,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      };
       return { verify: async (token) => (await jwtVerify(token, keys, options)).payload, issuer: auth.issuer };
     }
     case 'hs256':
@@ -117,8 +121,12 @@ function toCaller(payload: JWTPayload, tenantId: string): Caller {
 /** The JWKS endpoint did not answer (timeout, network, 5xx): the token may well be valid, so 503, not 401. */
 function isKeySourceFailure(error: unknown): boolean {
   if (error instanceof errors.JWKSTimeout) return true;
-  if (error instanceof errors.JOSEError) return error.code === 'ERR_JOSE_GENERIC' && /fetch|JSON Web Key Set|response/i.test(error.message);
-  return error instanceof TypeError || (error instanceof Error && 'cause' in error && /ECONN|ENOTFOUND|EAI_AGAIN/.test(String(error.cause)));
+  if (error instanceof errors.JOSEError)
+    return error.code === 'ERR_JOSE_GENERIC' && /fetch|JSON Web Key Set|response/i.test(error.message);
+  return (
+    error instanceof TypeError ||
+    (error instanceof Error && 'cause' in error && /ECONN|ENOTFOUND|EAI_AGAIN/.test(String(error.cause)))
+  );
 }
 
 function stringClaim(value: unknown): string | undefined {
@@ -128,7 +136,8 @@ function stringClaim(value: unknown): string | undefined {
 /** Says what failed without echoing the token. */
 function describe(error: unknown): string {
   if (error instanceof errors.JWTExpired) return 'The access token has expired.';
-  if (error instanceof errors.JWTClaimValidationFailed) return `The access token's '${error.claim}' claim is not accepted.`;
+  if (error instanceof errors.JWTClaimValidationFailed)
+    return `The access token's '${error.claim}' claim is not accepted.`;
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'The access token signature is invalid.';
   if (error instanceof errors.JOSEAlgNotAllowed) return "The access token's signing algorithm is not accepted.";
   if (error instanceof errors.JWKSNoMatchingKey) return 'No signing key matches the access token.';

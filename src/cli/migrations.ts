@@ -130,7 +130,7 @@ function readable(query: string): string {
   const parts: string[] = [];
   let depth = 0;
   let current = '';
-  for (const char of table[2]!) {
+  for (const char of table[2]) {
     if (char === '(') depth++;
     if (char === ')') depth--;
     if (char === ',' && depth === 0) {

@@ -26,9 +26,7 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** What the command line asks for; decided without side effects so that tests can check every case. */
 export type TokenCommand =
-  | { action: 'help'; text: string }
-  | { action: 'refuse'; message: string }
-  | { action: 'mint'; options: MintOptions };
+  { action: 'help'; text: string } | { action: 'refuse'; message: string } | { action: 'mint'; options: MintOptions };
 
 /** Reads the arguments against the configured authentication; throws {@link ConfigError} on bad ones. */
 export function tokenOptionsFrom(
@@ -58,7 +56,8 @@ export function tokenOptionsFrom(
   // Digits only: Number() would also take '1e3' and '0x10'.
   const lifetime = values.expires ?? '3600';
   const expires = /^\d+$/.test(lifetime) ? Number(lifetime) : Number.NaN;
-  if (!Number.isSafeInteger(expires) || expires <= 0) throw new ConfigError('--expires must be a positive number of seconds');
+  if (!Number.isSafeInteger(expires) || expires <= 0)
+    throw new ConfigError('--expires must be a positive number of seconds');
   // The service answers 401 to a token whose tid is not a GUID: refuse to mint one.
   const tenantId = (values.tenant ?? LOCAL_TENANT_ID).toLowerCase();
   if (!GUID.test(tenantId)) throw new ConfigError('--tenant must be a GUID');
@@ -78,7 +77,13 @@ export function tokenOptionsFrom(
       tenantId,
       expiresInSeconds: expires,
       ...(app
-        ? { application: { id: values.app ?? randomUUID(), displayName: values.name ?? 'Local Assessment Engine', roles: list(roles) } }
+        ? {
+            application: {
+              id: values.app ?? randomUUID(),
+              displayName: values.name ?? 'Local Assessment Engine',
+              roles: list(roles),
+            },
+          }
         : {
             user: {
               id: values.user ?? LOCAL_USER.id,

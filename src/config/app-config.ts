@@ -115,7 +115,8 @@ function authConfig(env: NodeJS.ProcessEnv, production: boolean): AuthConfig {
 
 function throttleLimits(env: NodeJS.ProcessEnv): ThrottleLimits {
   const preset = env.THROTTLE_PRESET?.trim() || 'off';
-  if (preset !== 'off' && preset !== 'graph') throw new ConfigError(`THROTTLE_PRESET must be off or graph, got '${preset}'`);
+  if (preset !== 'off' && preset !== 'graph')
+    throw new ConfigError(`THROTTLE_PRESET must be off or graph, got '${preset}'`);
   const base = preset === 'graph' ? GRAPH_LIMITS : NO_LIMITS;
   const limits = (name: string, fallback: ThrottleLimits[keyof ThrottleLimits]) => {
     const raw = env[name];
@@ -139,13 +140,18 @@ function publicBaseUrl(env: NodeJS.ProcessEnv): string | undefined {
   if (raw === undefined) return undefined;
   const url = new URL(raw);
   if (!/^\/*$/.test(url.pathname) || url.search || url.hash || url.username) {
-    throw new ConfigError(`PUBLIC_BASE_URL must be an origin such as https://api.contoso.com, without a path; got '${raw}'`);
+    throw new ConfigError(
+      `PUBLIC_BASE_URL must be an origin such as https://api.contoso.com, without a path; got '${raw}'`,
+    );
   }
   return url.origin;
 }
 
 function corsOrigins(raw: string | undefined): string[] {
-  const origins = (raw ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = (raw ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   for (const origin of origins) {
     let url: URL | undefined;
     try {
@@ -153,7 +159,8 @@ function corsOrigins(raw: string | undefined): string[] {
     } catch {
       url = undefined;
     }
-    if (!url || url.origin !== origin) throw new ConfigError(`CORS_ORIGINS entries must be origins like https://app.contoso.com; '${origin}' is not`);
+    if (!url || url.origin !== origin)
+      throw new ConfigError(`CORS_ORIGINS entries must be origins like https://app.contoso.com; '${origin}' is not`);
   }
   return origins;
 }

@@ -1,5 +1,11 @@
 import type { DataSourceOptions } from 'typeorm';
-import { ThreatAssessmentRequestEntity, MailAssessmentRequestEntity, EmailFileAssessmentRequestEntity, FileAssessmentRequestEntity, UrlAssessmentRequestEntity } from '../threat-assessment/entities/threat-assessment-request.entity.js';
+import {
+  ThreatAssessmentRequestEntity,
+  MailAssessmentRequestEntity,
+  EmailFileAssessmentRequestEntity,
+  FileAssessmentRequestEntity,
+  UrlAssessmentRequestEntity,
+} from '../threat-assessment/entities/threat-assessment-request.entity.js';
 import { ThreatAssessmentResultEntity } from '../threat-assessment/entities/threat-assessment-result.entity.js';
 import { IdempotencyKeyEntity } from '../idempotency/idempotency-key.entity.js';
 import { ThrottleCounterEntity } from '../throttling/throttle-counter.entity.js';

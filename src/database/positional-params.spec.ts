@@ -3,7 +3,9 @@ import { toPositional } from './positional-params.js';
 
 describe('toPositional', () => {
   it('numbers named and spread parameters in order, from the given index', () => {
-    expect(toPositional('("x"."a" = :f0 OR "x"."b" IN (:...f1)) AND "x"."c" > :f2', { f0: 'a', f1: ['b', 'c'], f2: 3 }, 4)).toEqual({
+    expect(
+      toPositional('("x"."a" = :f0 OR "x"."b" IN (:...f1)) AND "x"."c" > :f2', { f0: 'a', f1: ['b', 'c'], f2: 3 }, 4),
+    ).toEqual({
       sql: '("x"."a" = $4 OR "x"."b" IN ($5, $6)) AND "x"."c" > $7',
       values: ['a', 'b', 'c', 3],
     });

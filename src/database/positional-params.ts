@@ -2,7 +2,11 @@
  * Turns TypeORM-style named parameters (`:name`, and `:...name` for lists) into PostgreSQL's `$n`,
  * numbering from `first`, so that a compiled `$filter` can join a hand-written statement.
  */
-export function toPositional(sql: string, params: Record<string, unknown>, first: number): { sql: string; values: unknown[] } {
+export function toPositional(
+  sql: string,
+  params: Record<string, unknown>,
+  first: number,
+): { sql: string; values: unknown[] } {
   const values: unknown[] = [];
   const text = sql.replace(/:(\.\.\.)?([A-Za-z_]\w*)/g, (match, spread: string | undefined, name: string) => {
     if (!Object.hasOwn(params, name)) return match;

@@ -7,7 +7,12 @@ import { ApiGraphErrors } from '../common/errors/api-graph-errors.decorator.js';
 import { DatabaseLifecycle } from '../database/database-lifecycle.service.js';
 
 const PROBE_TIMEOUT_MS = 2000;
-const HEALTHY = { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } }, example: { status: 'ok' } };
+const HEALTHY = {
+  type: 'object',
+  required: ['status'],
+  properties: { status: { type: 'string', enum: ['ok'] } },
+  example: { status: 'ok' },
+};
 
 @ApiTags('health')
 @Public()
@@ -20,7 +25,12 @@ export class HealthController {
 
   @Get('live')
   @HttpCode(200)
-  @ApiOperation({ operationId: 'health_Live', summary: 'Liveness: the process answers', description: 'No token needed.', security: [] })
+  @ApiOperation({
+    operationId: 'health_Live',
+    summary: 'Liveness: the process answers',
+    description: 'No token needed.',
+    security: [],
+  })
   @ApiOkResponse({ description: 'OK: the process answers.', schema: HEALTHY })
   live() {
     return { status: 'ok' };
@@ -41,7 +51,11 @@ export class HealthController {
     await Promise.race([
       this.dataSource.query('SELECT 1'),
       new Promise((_, reject) =>
-        setTimeout(() => reject(Object.assign(new Error('Connection terminated: readiness probe timed out'), { code: 'ETIMEDOUT' })), PROBE_TIMEOUT_MS).unref(),
+        setTimeout(
+          () =>
+            reject(Object.assign(new Error('Connection terminated: readiness probe timed out'), { code: 'ETIMEDOUT' })),
+          PROBE_TIMEOUT_MS,
+        ).unref(),
       ),
     ]);
     return { status: 'ok' };

@@ -46,7 +46,13 @@ export class IdempotencyKeys implements OnApplicationShutdown {
 
   /** In the caller's transaction: true when this attempt now owns the key. */
   async claim(manager: EntityManager, tenantId: string, claim: IdempotencyClaim, resourceId: string): Promise<boolean> {
-    const rows: unknown[] = await manager.query(CLAIM_SQL, [tenantId, claim.key, claim.requestHash, resourceId, claim.ttlSeconds]);
+    const rows: unknown[] = await manager.query(CLAIM_SQL, [
+      tenantId,
+      claim.key,
+      claim.requestHash,
+      resourceId,
+      claim.ttlSeconds,
+    ]);
     return rows.length > 0;
   }
 

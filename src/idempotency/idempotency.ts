@@ -39,7 +39,9 @@ function canonical(value: unknown): string {
 }
 
 /** The `Idempotency-Key` header; sent twice it is as invalid as malformed. */
-export function idempotencyKeyOf(request: { headers: Record<string, string | string[] | undefined> }): string | undefined {
+export function idempotencyKeyOf(request: {
+  headers: Record<string, string | string[] | undefined>;
+}): string | undefined {
   const value = request.headers['idempotency-key'];
   if (Array.isArray(value)) throw new InvalidIdempotencyKeyError();
   return value;
@@ -53,7 +55,9 @@ export function idempotencyClaim(
 ): IdempotencyClaim | undefined {
   if (header === undefined) return undefined;
   if (!KEY.test(header)) throw new InvalidIdempotencyKeyError();
-  const requestHash = createHash('sha256').update(canonical([operation, body])).digest();
+  const requestHash = createHash('sha256')
+    .update(canonical([operation, body]))
+    .digest();
   return { key: header, requestHash, ttlSeconds };
 }
 

@@ -31,7 +31,8 @@ export class MetricsService {
 
   constructor(@InjectDataSource() dataSource: DataSource) {
     collectDefaultMetrics({ register: this.registry });
-    const pool = () => (dataSource.isInitialized ? (dataSource.driver as unknown as { master?: PgPool }).master : undefined);
+    const pool = () =>
+      dataSource.isInitialized ? (dataSource.driver as unknown as { master?: PgPool }).master : undefined;
     const gauge = (name: string, help: string, read: (p: PgPool) => number) =>
       new Gauge({
         name,

@@ -9,7 +9,10 @@ function setup(json: boolean) {
   const logger = { log: (entry: unknown) => lines.push(entry), error: () => undefined, warn: () => undefined };
   const sink = json ? (entry: unknown) => lines.push(entry) : textRequestLog(logger);
   const observed: unknown[] = [];
-  const metrics = { requestDuration: { observe: (...args: unknown[]) => observed.push(args) }, registry: new Registry() } as unknown as MetricsService;
+  const metrics = {
+    requestDuration: { observe: (...args: unknown[]) => observed.push(args) },
+    registry: new Registry(),
+  } as unknown as MetricsService;
   const app = Fastify({ genReqId: () => 'req-1' });
   app.decorateRequest('clientRequestId', '');
   app.addHook('onRequest', (request, _reply, done) => {
@@ -51,8 +54,15 @@ describe('installRequestLogging', () => {
 
   it('writes a readable line outside production, still without headers or bodies', async () => {
     const { app, lines } = setup(false);
-    await app.inject({ method: 'POST', url: '/things/7', headers: { authorization: 'Bearer secret-token-value' }, payload: { contentData: 'U0VDUkVU' } });
-    expect(lines).toEqual([expect.stringMatching(/^POST \/things\/:id 200 [\d.]+ ms request-id=req-1 tenant=tenant-1$/)]);
+    await app.inject({
+      method: 'POST',
+      url: '/things/7',
+      headers: { authorization: 'Bearer secret-token-value' },
+      payload: { contentData: 'U0VDUkVU' },
+    });
+    expect(lines).toEqual([
+      expect.stringMatching(/^POST \/things\/:id 200 [\d.]+ ms request-id=req-1 tenant=tenant-1$/),
+    ]);
     expect(String(lines[0])).not.toMatch(/secret|U0VDUkVU/);
   });
 });

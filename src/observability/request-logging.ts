@@ -22,7 +22,11 @@ export interface RequestLogEntry {
  * status and duration. Headers and bodies are never logged, so neither `Authorization` nor
  * `contentData` can reach the logs. The same hook feeds the duration histogram.
  */
-export function installRequestLogging(fastify: FastifyInstance, metrics: MetricsService, log: (entry: RequestLogEntry) => void) {
+export function installRequestLogging(
+  fastify: FastifyInstance,
+  metrics: MetricsService,
+  log: (entry: RequestLogEntry) => void,
+) {
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const status = reply.statusCode;
@@ -52,11 +56,15 @@ export function jsonRequestLog(): (entry: RequestLogEntry) => void {
   process.once('exit', () => out.flushSync());
   const flush = setInterval(() => out.flush(), 1000);
   flush.unref();
-  return (entry) => out.write(`${JSON.stringify({ level: 'log', timestamp: Date.now(), context: 'HTTP', ...entry })}\n`);
+  return (entry) =>
+    out.write(`${JSON.stringify({ level: 'log', timestamp: Date.now(), context: 'HTTP', ...entry })}\n`);
 }
 
 /** Development: a readable line through the application logger. */
 export function textRequestLog(logger: LoggerService): (entry: RequestLogEntry) => void {
-  return (e) =>
-    logger.log(`${e.method} ${e.route} ${e.status} ${e.durationMs} ms request-id=${e.requestId}${e.tenantId ? ` tenant=${e.tenantId}` : ''}`);
+  return (e) => {
+    logger.log(
+      `${e.method} ${e.route} ${e.status} ${e.durationMs} ms request-id=${e.requestId}${e.tenantId ? ` tenant=${e.tenantId}` : ''}`,
+    );
+  };
 }

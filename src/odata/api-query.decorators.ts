@@ -19,19 +19,31 @@ export const ApiSelect = (properties: readonly string[]) =>
   });
 
 export const ApiExpandResults = () =>
-  option('$expand', 'Only `results`: includes the threat assessment results, oldest first.', { type: 'string', enum: ['results'] });
+  option('$expand', 'Only `results`: includes the threat assessment results, oldest first.', {
+    type: 'string',
+    enum: ['results'],
+  });
 
 export const ApiFilter = (description: string) => option('$filter', description);
 
 /** The collection options of CONTRACT section 3; names also work without `$` and in any case. */
-export function ApiCollectionQuery(options: { properties: readonly string[]; filter: string; expand: boolean; defaultOrder: string }) {
+export function ApiCollectionQuery(options: {
+  properties: readonly string[];
+  filter: string;
+  expand: boolean;
+  defaultOrder: string;
+}) {
   return applyDecorators(
     ApiFilter(options.filter),
     option('$orderby', `\`createdDateTime asc\` or \`createdDateTime desc\` (default ${options.defaultOrder}).`, {
       type: 'string',
       enum: ['createdDateTime asc', 'createdDateTime desc'],
     }),
-    option('$top', `Page size, 1 to ${MAX_TOP} (default ${DEFAULT_TOP}).`, { type: 'integer', minimum: 1, maximum: MAX_TOP }),
+    option('$top', `Page size, 1 to ${MAX_TOP} (default ${DEFAULT_TOP}).`, {
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_TOP,
+    }),
     option('$skip', 'Items to skip (prefer next links).', { type: 'integer', minimum: 0, maximum: MAX_SKIP }),
     option('$skiptoken', 'Opaque paging cursor: follow `@odata.nextLink` rather than building it.'),
     ApiSelect(options.properties),

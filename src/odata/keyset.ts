@@ -32,5 +32,7 @@ export async function keysetPage<T extends ObjectLiteral & { createdDateTime: Da
     .getMany();
   const items = rows.slice(0, options.top);
   const last = items.at(-1);
-  return rows.length > options.top && last ? { items, next: { createdDateTime: last.createdDateTime, id: last.id } } : { items };
+  return rows.length > options.top && last
+    ? { items, next: { createdDateTime: last.createdDateTime, id: last.id } }
+    : { items };
 }

@@ -34,7 +34,17 @@ export interface CollectionQuery extends ItemQuery {
 
 type RawQuery = Record<string, string | string[] | undefined>;
 
-const COLLECTION_OPTIONS = new Set(['filter', 'orderby', 'top', 'skip', 'skiptoken', 'select', 'expand', 'count', 'format']);
+const COLLECTION_OPTIONS = new Set([
+  'filter',
+  'orderby',
+  'top',
+  'skip',
+  'skiptoken',
+  'select',
+  'expand',
+  'count',
+  'format',
+]);
 const ITEM_OPTIONS = new Set(['select', 'expand', 'format']);
 const UNSUPPORTED = new Set(['search', 'apply', 'compute', 'levels', 'deltatoken', 'schemaversion']);
 

@@ -2,7 +2,11 @@
  * `$select`: keeps the named properties, plus `@odata.type` and `id`, which Graph clients need to
  * deserialize an item and to address it.
  */
-export function project<T extends object>(item: T, select: readonly string[] | undefined, keep: readonly string[] = []): Partial<T> {
+export function project<T extends object>(
+  item: T,
+  select: readonly string[] | undefined,
+  keep: readonly string[] = [],
+): Partial<T> {
   if (!select) return item;
   const wanted = new Set(['@odata.type', 'id', ...select, ...keep]);
   return Object.fromEntries(Object.entries(item).filter(([key]) => wanted.has(key))) as Partial<T>;

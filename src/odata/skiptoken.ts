@@ -40,7 +40,8 @@ export class SkipTokenCodec {
   }
 
   decode(token: string, scope: readonly string[]): KeysetPosition {
-    const invalid = () => new ODataQueryError('skiptoken', 'The $skiptoken is invalid, or does not belong to this query.');
+    const invalid = () =>
+      new ODataQueryError('skiptoken', 'The $skiptoken is invalid, or does not belong to this query.');
     const [payload, signature, extra] = token.split('.');
     if (!payload || !signature || extra !== undefined || token.length > 512) throw invalid();
     // Compared as text: decoding first would accept other spellings of the same bytes (unused bits, stray characters).
@@ -53,7 +54,12 @@ export class SkipTokenCodec {
     } catch {
       throw invalid();
     }
-    if (!Array.isArray(decoded) || decoded[0] !== VERSION || !Number.isSafeInteger(decoded[1]) || typeof decoded[2] !== 'string') {
+    if (
+      !Array.isArray(decoded) ||
+      decoded[0] !== VERSION ||
+      !Number.isSafeInteger(decoded[1]) ||
+      typeof decoded[2] !== 'string'
+    ) {
       throw invalid();
     }
     return { createdDateTime: new Date(decoded[1] as number), id: decoded[2] };

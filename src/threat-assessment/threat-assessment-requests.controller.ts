@@ -1,5 +1,14 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiExtraModels, ApiOkResponse, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiParam,
+  ApiProduces,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Caller, PERMISSIONS } from '../auth/caller.js';
 import { CurrentCaller } from '../auth/current-caller.decorator.js';
@@ -57,7 +66,11 @@ const REQUEST_ID = ApiParam({
   schema: { type: 'string', format: 'uuid' },
 });
 const LOCATION = {
-  Location: { description: 'The URL of the new threatAssessmentRequest.', required: true, schema: { type: 'string', format: 'uri' } },
+  Location: {
+    description: 'The URL of the new threatAssessmentRequest.',
+    required: true,
+    schema: { type: 'string', format: 'uri' },
+  },
 };
 const ENTITY = requestTypesSchema(REQUEST_RESPONSE_DTOS, REQUEST_ODATA_TYPES);
 
@@ -85,7 +98,8 @@ export class ThreatAssessmentRequestsController {
     permissions: CREATE,
   })
   @ApiBody({
-    description: 'One of the four request types; `id`, `createdDateTime`, `status`, `contentType`, `requestSource` and `createdBy` are set by the service.',
+    description:
+      'One of the four request types; `id`, `createdDateTime`, `status`, `contentType`, `requestSource` and `createdBy` are set by the service.',
     schema: requestTypesSchema(Object.values(CREATE_REQUEST_DTOS), Object.keys(CREATE_REQUEST_DTOS)),
     examples: CREATE_REQUEST_EXAMPLES,
   })
@@ -102,8 +116,17 @@ export class ThreatAssessmentRequestsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const claim = idempotencyClaim(idempotencyKeyOf(request), ['createRequest'], body, this.config.idempotencyTtlSeconds);
-    const { request: entity, replayed } = await this.requests.create(caller, body as CreateThreatAssessmentRequestBody, claim);
+    const claim = idempotencyClaim(
+      idempotencyKeyOf(request),
+      ['createRequest'],
+      body,
+      this.config.idempotencyTtlSeconds,
+    );
+    const { request: entity, replayed } = await this.requests.create(
+      caller,
+      body as CreateThreatAssessmentRequestBody,
+      claim,
+    );
     const urls = this.urls(request);
     void reply.header('location', urls.resource(`${REQUESTS_PATH}/${entity.id}`));
     if (replayed) void reply.header('idempotent-replayed', 'true');
@@ -121,7 +144,11 @@ export class ThreatAssessmentRequestsController {
     permissions: READ,
   })
   @ApiCollectionQuery({ properties: REQUEST_PROPERTIES, filter: FILTER_HELP, expand: true, defaultOrder: 'desc' })
-  @ApiOkResponse({ description: 'OK: a page of threatAssessmentRequests.', type: ThreatAssessmentRequestCollectionDto, example: REQUEST_LIST_EXAMPLE })
+  @ApiOkResponse({
+    description: 'OK: a page of threatAssessmentRequests.',
+    type: ThreatAssessmentRequestCollectionDto,
+    example: REQUEST_LIST_EXAMPLE,
+  })
   @ApiGraphErrors(ERRORS_OF.list)
   async list(@CurrentCaller() caller: Caller, @Query() raw: Record<string, string>, @Req() request: FastifyRequest) {
     const query = parseCollectionQuery(raw, REQUESTS_QUERY);
@@ -132,7 +159,9 @@ export class ThreatAssessmentRequestsController {
     return {
       '@odata.context': urls.context(`${REQUESTS_PATH}${selectionSuffix(query.select, query.expand)}`),
       ...(page.count !== undefined ? { '@odata.count': page.count } : {}),
-      ...(page.next ? { '@odata.nextLink': urls.nextLink(REQUESTS_PATH, this.skiptokens.encode(page.next, scope)) } : {}),
+      ...(page.next
+        ? { '@odata.nextLink': urls.nextLink(REQUESTS_PATH, this.skiptokens.encode(page.next, scope)) }
+        : {}),
       value: page.items.map((item) => project(this.toItem(item), query.select, query.expand)),
     };
   }
@@ -143,7 +172,8 @@ export class ThreatAssessmentRequestsController {
   @ApiGraphOperation({
     operationId: 'informationProtection.threatAssessmentRequests.GetCount',
     summary: 'Count threatAssessmentRequests',
-    description: "Get the number of threatAssessmentRequests of the caller's tenant that match `$filter`, as a `text/plain` integer.",
+    description:
+      "Get the number of threatAssessmentRequests of the caller's tenant that match `$filter`, as a `text/plain` integer.",
     permissions: READ,
   })
   @ApiFilter(FILTER_HELP)
@@ -187,9 +217,7 @@ export class ThreatAssessmentRequestsController {
     const item = project(this.toItem(found), query.select, query.expand);
     const expanded = found.results
       ? {
-          'results@odata.context': urls.context(
-            `${REQUESTS_PATH}('${id}')/${item['@odata.type']!.slice(1)}/results`,
-          ),
+          'results@odata.context': urls.context(`${REQUESTS_PATH}('${id}')/${item['@odata.type']!.slice(1)}/results`),
         }
       : {};
     return {
@@ -205,7 +233,8 @@ export class ThreatAssessmentRequestsController {
   @ApiGraphOperation({
     operationId: 'informationProtection.DeleteThreatAssessmentRequests',
     summary: 'Delete threatAssessmentRequest',
-    description: "Delete a threatAssessmentRequest and its results. Graph's OpenAPI description has this operation; its reference pages do not.",
+    description:
+      "Delete a threatAssessmentRequest and its results. Graph's OpenAPI description has this operation; its reference pages do not.",
     permissions: DELETE,
   })
   @REQUEST_ID

@@ -101,7 +101,10 @@ export class ThreatAssessmentRequestsService {
   async list(caller: Caller, query: CollectionQuery, after?: KeysetPosition): Promise<RequestsPage> {
     const page = await keysetPage(this.scoped(caller, query.filter), { ...query, after });
     const results = query.expand.includes('results')
-      ? await this.resultsOf(caller, page.items.map((r) => r.id))
+      ? await this.resultsOf(
+          caller,
+          page.items.map((r) => r.id),
+        )
       : undefined;
     const count = query.count ? await this.scoped(caller, query.filter).getCount() : undefined;
     return {

@@ -1,5 +1,13 @@
 import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiParam,
+  ApiProduces,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Caller, PERMISSIONS } from '../auth/caller.js';
 import { CurrentCaller } from '../auth/current-caller.decorator.js';
@@ -16,7 +24,10 @@ import { parseCollectionQuery, parseCountQuery, parseItemQuery } from '../odata/
 import { project, selectionSuffix } from '../odata/select.js';
 import { SkipTokenCodec } from '../odata/skiptoken.js';
 import { CreateThreatAssessmentResultDto } from './dto/create-threat-assessment-result.dto.js';
-import { ThreatAssessmentResultCollectionDto, ThreatAssessmentResultDto } from './dto/threat-assessment-responses.dto.js';
+import {
+  ThreatAssessmentResultCollectionDto,
+  ThreatAssessmentResultDto,
+} from './dto/threat-assessment-responses.dto.js';
 import {
   ADD_RESULT_EXAMPLE,
   ADDED_RESULT_EXAMPLE,
@@ -59,7 +70,13 @@ const ADD_RESULT_BODY = ApiBody({
 const ADDED = ApiCreatedResponse({
   description: 'Created: the new threatAssessmentResult, with `Location`.',
   type: ThreatAssessmentResultDto,
-  headers: { Location: { description: 'The URL of the new threatAssessmentResult.', required: true, schema: { type: 'string', format: 'uri' } } },
+  headers: {
+    Location: {
+      description: 'The URL of the new threatAssessmentResult.',
+      required: true,
+      schema: { type: 'string', format: 'uri' },
+    },
+  },
   example: ADDED_RESULT_EXAMPLE,
 });
 
@@ -134,7 +151,11 @@ export class ThreatAssessmentResultsController {
   })
   @REQUEST_ID
   @ApiCollectionQuery({ properties: RESULT_PROPERTIES, filter: FILTER_HELP, expand: false, defaultOrder: 'asc' })
-  @ApiOkResponse({ description: 'OK: a page of threatAssessmentResults.', type: ThreatAssessmentResultCollectionDto, example: RESULT_LIST_EXAMPLE })
+  @ApiOkResponse({
+    description: 'OK: a page of threatAssessmentResults.',
+    type: ThreatAssessmentResultCollectionDto,
+    example: RESULT_LIST_EXAMPLE,
+  })
   @ApiGraphErrors(ERRORS_OF.read)
   async list(
     @CurrentCaller() caller: Caller,
@@ -162,7 +183,8 @@ export class ThreatAssessmentResultsController {
   @ApiGraphOperation({
     operationId: 'informationProtection.threatAssessmentRequests.results.GetCount',
     summary: 'Count results',
-    description: 'Get the number of results of a threatAssessmentRequest that match `$filter`, as a `text/plain` integer.',
+    description:
+      'Get the number of results of a threatAssessmentRequest that match `$filter`, as a `text/plain` integer.',
     permissions: READ,
   })
   @REQUEST_ID
@@ -196,7 +218,11 @@ export class ThreatAssessmentResultsController {
     schema: { type: 'string', format: 'uuid' },
   })
   @ApiSelect(RESULT_PROPERTIES)
-  @ApiOkResponse({ description: 'OK: the threatAssessmentResult.', type: ThreatAssessmentResultDto, example: GET_RESULT_EXAMPLE })
+  @ApiOkResponse({
+    description: 'OK: the threatAssessmentResult.',
+    type: ThreatAssessmentResultDto,
+    example: GET_RESULT_EXAMPLE,
+  })
   @ApiGraphErrors(ERRORS_OF.read)
   async get(
     @CurrentCaller() caller: Caller,
@@ -222,7 +248,12 @@ export class ThreatAssessmentResultsController {
     request: FastifyRequest,
     reply: FastifyReply,
   ) {
-    const claim = idempotencyClaim(idempotencyKeyOf(request), ['addResult', requestId], body, this.config.idempotencyTtlSeconds);
+    const claim = idempotencyClaim(
+      idempotencyKeyOf(request),
+      ['addResult', requestId],
+      body,
+      this.config.idempotencyTtlSeconds,
+    );
     const { result, replayed } = await this.results.add(caller, requestId, body, claim);
     const urls = this.urls(request);
     void reply.header('location', urls.resource(`${REQUESTS_PATH}/${requestId}/results/${result.id}`));

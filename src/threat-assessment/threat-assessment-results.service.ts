@@ -90,7 +90,12 @@ export class ThreatAssessmentResultsService {
       if (claim) {
         // Counted after the claim, in its transaction: retries that replay are not counted.
         rows = await this.dataSource.transaction(async (manager) => {
-          const written: typeof rows = await manager.query(ADD_RESULT_IDEMPOTENT_SQL, [...params, claim.key, claim.requestHash, claim.ttlSeconds]);
+          const written: typeof rows = await manager.query(ADD_RESULT_IDEMPOTENT_SQL, [
+            ...params,
+            claim.key,
+            claim.requestHash,
+            claim.ttlSeconds,
+          ]);
           if (written[0]?.created_date_time) await this.throttler.addResult(caller.tenantId, manager);
           return written;
         });
@@ -105,7 +110,8 @@ export class ThreatAssessmentResultsService {
     const row = rows[0];
     if (!row) throw new ThreatAssessmentRequestNotFoundError(requestId);
     if (!row.created_date_time) {
-      if (body.resultType === 'checkPolicy' && row.content_type !== 'mail') throw new CheckPolicyRequiresMailError(row.content_type);
+      if (body.resultType === 'checkPolicy' && row.content_type !== 'mail')
+        throw new CheckPolicyRequiresMailError(row.content_type);
       // The key was claimed by a concurrent attempt that committed first: answer what it recorded.
       const previous = claim && (await this.idempotencyKeys.previous(caller.tenantId, claim));
       if (!previous) throw new ThreatAssessmentRequestNotFoundError(requestId);
@@ -159,13 +165,19 @@ export class ThreatAssessmentResultsService {
     // Without a filter the text is one of four fixed shapes: worth preparing. Filtered texts vary.
     const rows: ResultRow[] =
       query.filter === undefined
-        ? await preparedQuery(this.dataSource, `list_threat_assessment_results_${direction}_${after ? 'after' : 'first'}`, text, values)
+        ? await preparedQuery(
+            this.dataSource,
+            `list_threat_assessment_results_${direction}_${after ? 'after' : 'first'}`,
+            text,
+            values,
+          )
         : await this.dataSource.query(text, values);
     if (rows.length === 0) throw new ThreatAssessmentRequestNotFoundError(requestId);
     const results = rows.filter((row) => row.id !== null).map((row) => toEntity(caller.tenantId, requestId, row));
     const items = results.slice(0, query.top);
     const last = items.at(-1);
-    const next = results.length > query.top && last ? { createdDateTime: last.createdDateTime, id: last.id } : undefined;
+    const next =
+      results.length > query.top && last ? { createdDateTime: last.createdDateTime, id: last.id } : undefined;
     const count = query.count ? await this.scoped(caller, requestId, query.filter).getCount() : undefined;
     return { items, next, count };
   }

@@ -38,7 +38,12 @@ export const MAIL_DESTINATION_ROUTING_REASONS = [
 export type MailDestinationRoutingReason = (typeof MAIL_DESTINATION_ROUTING_REASONS)[number];
 
 /** The four concrete request types; the value is the discriminator stored in `odata_type`. */
-export const REQUEST_KINDS = ['mailAssessmentRequest', 'emailFileAssessmentRequest', 'fileAssessmentRequest', 'urlAssessmentRequest'] as const;
+export const REQUEST_KINDS = [
+  'mailAssessmentRequest',
+  'emailFileAssessmentRequest',
+  'fileAssessmentRequest',
+  'urlAssessmentRequest',
+] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
 export const odataTypeOf = (kind: RequestKind): string => `#microsoft.graph.${kind}`;

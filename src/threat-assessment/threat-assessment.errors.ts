@@ -12,7 +12,10 @@ export class ThreatAssessmentRequestNotFoundError extends DomainError {
 export class ThreatAssessmentResultNotFoundError extends DomainError {
   readonly code = 'resultNotFound';
 
-  constructor(readonly requestId: string, readonly resultId: string) {
+  constructor(
+    readonly requestId: string,
+    readonly resultId: string,
+  ) {
     super(`The threatAssessmentResult '${resultId}' does not exist on threatAssessmentRequest '${requestId}'.`);
   }
 }

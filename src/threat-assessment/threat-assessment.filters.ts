@@ -34,7 +34,11 @@ export const RESULTS_FILTER: FilterSpec = {
 };
 
 /** Adds a `$filter` as parameters: the SQL text comes only from the spec, never from the input. */
-export function applyFilter<T extends ObjectLiteral>(qb: SelectQueryBuilder<T>, text: string | undefined, spec: FilterSpec) {
+export function applyFilter<T extends ObjectLiteral>(
+  qb: SelectQueryBuilder<T>,
+  text: string | undefined,
+  spec: FilterSpec,
+) {
   if (text === undefined) return qb;
   const { sql, params } = compileFilter(parseFilter(text), spec, qb.alias);
   return qb.andWhere(`(${sql})`, params);

@@ -6,7 +6,11 @@ import {
   UrlAssessmentRequestEntity,
 } from './entities/threat-assessment-request.entity.js';
 import type { ThreatAssessmentResultEntity } from './entities/threat-assessment-result.entity.js';
-import type { ThreatAssessmentRequestDto, ThreatAssessmentResultDto, IdentitySetDto } from './dto/threat-assessment-responses.dto.js';
+import type {
+  ThreatAssessmentRequestDto,
+  ThreatAssessmentResultDto,
+  IdentitySetDto,
+} from './dto/threat-assessment-responses.dto.js';
 import { RESULT_ODATA_TYPE } from './threat-assessment.enums.js';
 
 /** Whitelist mappers: a column reaches the wire only when it is named here. */
@@ -40,7 +44,12 @@ export function toThreatAssessmentRequestDto(entity: ThreatAssessmentRequestEnti
     };
   }
   if (entity instanceof FileAssessmentRequestEntity) {
-    return { '@odata.type': '#microsoft.graph.fileAssessmentRequest', ...base, fileName: entity.fileName, contentData: '' };
+    return {
+      '@odata.type': '#microsoft.graph.fileAssessmentRequest',
+      ...base,
+      fileName: entity.fileName,
+      contentData: '',
+    };
   }
   if (entity instanceof UrlAssessmentRequestEntity) {
     return { '@odata.type': '#microsoft.graph.urlAssessmentRequest', ...base, url: entity.url };

@@ -20,5 +20,9 @@ export const REQUEST_PROPERTIES = [
 export const RESULT_PROPERTIES = ['id', 'createdDateTime', 'resultType', 'message'] as const;
 
 /** Graph lists requests newest first and results oldest first. */
-export const REQUESTS_QUERY: QuerySpec = { selectable: REQUEST_PROPERTIES, expandable: ['results'], defaultOrder: 'desc' };
+export const REQUESTS_QUERY: QuerySpec = {
+  selectable: REQUEST_PROPERTIES,
+  expandable: ['results'],
+  defaultOrder: 'desc',
+};
 export const RESULTS_QUERY: QuerySpec = { selectable: RESULT_PROPERTIES, expandable: [], defaultOrder: 'asc' };

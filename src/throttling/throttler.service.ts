@@ -69,13 +69,14 @@ export class Throttler implements OnApplicationShutdown {
   private async enforce(tenantId: string, manager: EntityManager | undefined, checks: Check[]): Promise<void> {
     const windows = checks.flatMap((check) => check.limits.map((limit) => ({ ...check, limit })));
     if (windows.length === 0) return;
-    const rows: { scope: Check['scope']; window_seconds: number; count: number; retry_after: number }[] =
-      await (manager ?? this.dataSource.manager).query(COUNT_SQL, [
-        tenantId,
-        windows.map((w) => w.scope),
-        windows.map((w) => w.key),
-        windows.map((w) => w.limit.windowSeconds),
-      ]);
+    const rows: { scope: Check['scope']; window_seconds: number; count: number; retry_after: number }[] = await (
+      manager ?? this.dataSource.manager
+    ).query(COUNT_SQL, [
+      tenantId,
+      windows.map((w) => w.scope),
+      windows.map((w) => w.key),
+      windows.map((w) => w.limit.windowSeconds),
+    ]);
     let exceeded: ThrottledError | undefined;
     for (const row of rows) {
       const limit = windows.find((w) => w.scope === row.scope && w.limit.windowSeconds === row.window_seconds)!.limit;

@@ -46,7 +46,7 @@ function parseDockerfile(text: string): Instruction[] {
     pending += line;
     const match = /^(\S+)\s*([\s\S]*)$/.exec(pending);
     if (!match) throw new Error(`Dockerfile line ${start}: cannot parse '${pending}'`);
-    out.push({ keyword: match[1]!.toUpperCase(), args: match[2]!.trim(), line: start });
+    out.push({ keyword: match[1].toUpperCase(), args: match[2].trim(), line: start });
     pending = '';
   });
   if (pending !== '') throw new Error('Dockerfile ends inside a line continuation');
@@ -59,7 +59,7 @@ function stagesOf(instructions: Instruction[]): Stage[] {
   for (const instruction of instructions) {
     if (instruction.keyword === 'FROM') {
       const [image, as, name] = instruction.args.replace(/--platform=\S+\s+/, '').split(/\s+/);
-      const resolved = image!.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a?: string, b?: string) => {
+      const resolved = image.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a?: string, b?: string) => {
         const value = globalArgs.get((a ?? b)!);
         if (value === undefined) throw new Error(`FROM uses ARG ${a ?? b} with no default`);
         return value;
@@ -68,7 +68,7 @@ function stagesOf(instructions: Instruction[]): Stage[] {
     } else if (stages.length === 0) {
       if (instruction.keyword !== 'ARG') throw new Error(`${instruction.keyword} before the first FROM`);
       const [key, value] = instruction.args.split('=', 2);
-      globalArgs.set(key!.trim(), unquote(value?.trim() ?? ''));
+      globalArgs.set(key.trim(), unquote(value?.trim() ?? ''));
     } else {
       stages.at(-1)!.instructions.push(instruction);
     }
@@ -81,7 +81,7 @@ function execForm(args: string): string[] | undefined {
   if (!args.startsWith('[')) return undefined;
   const parsed: unknown = JSON.parse(args);
   if (!Array.isArray(parsed) || !parsed.every((part) => typeof part === 'string')) return undefined;
-  return parsed as string[];
+  return parsed;
 }
 
 function unquote(value: string): string {
@@ -101,13 +101,13 @@ type Yaml = string | null | Yaml[] | { [key: string]: Yaml };
 function stripComment(line: string): string {
   let quote: string | undefined;
   for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
+    const c = line[i];
     if (quote) {
       if (c === '\\' && quote === '"') i++;
       else if (c === quote) quote = undefined;
     } else if (c === '"' || c === "'") {
       quote = c;
-    } else if (c === '#' && (i === 0 || /\s/.test(line[i - 1]!))) {
+    } else if (c === '#' && (i === 0 || /\s/.test(line[i - 1]))) {
       return line.slice(0, i);
     }
   }
@@ -119,7 +119,7 @@ function splitFlow(inner: string): string[] {
   let quote: string | undefined;
   let current = '';
   for (let i = 0; i < inner.length; i++) {
-    const c = inner[i]!;
+    const c = inner[i];
     if (quote) {
       current += c;
       if (c === '\\' && quote === '"') current += inner[++i] ?? '';
@@ -143,7 +143,13 @@ function scalar(text: string, line: number): Yaml {
     if (!text.endsWith(']')) throw new Error(`compose line ${line}: unterminated flow sequence`);
     return splitFlow(text.slice(1, -1)).map((part) => scalar(part, line));
   }
-  if (text.startsWith('{') || text.startsWith('&') || text.startsWith('*') || text.startsWith('|') || text.startsWith('>')) {
+  if (
+    text.startsWith('{') ||
+    text.startsWith('&') ||
+    text.startsWith('*') ||
+    text.startsWith('|') ||
+    text.startsWith('>')
+  ) {
     throw new Error(`compose line ${line}: unsupported YAML construct '${text}'`);
   }
   if (text.startsWith('"')) return JSON.parse(text) as string;
@@ -163,36 +169,42 @@ function parseYaml(text: string): Yaml {
   let i = 0;
 
   const block = (minIndent: number): Yaml => {
-    if (i >= lines.length || lines[i]!.indent < minIndent) return null;
-    const indent = lines[i]!.indent;
-    if (lines[i]!.text === '-' || lines[i]!.text.startsWith('- ')) {
+    if (i >= lines.length || lines[i].indent < minIndent) return null;
+    const indent = lines[i].indent;
+    if (lines[i].text === '-' || lines[i].text.startsWith('- ')) {
       const items: Yaml[] = [];
-      while (i < lines.length && lines[i]!.indent === indent && (lines[i]!.text === '-' || lines[i]!.text.startsWith('- '))) {
-        const { text: itemText, line } = lines[i]!;
+      while (
+        i < lines.length &&
+        lines[i].indent === indent &&
+        (lines[i].text === '-' || lines[i].text.startsWith('- '))
+      ) {
+        const { text: itemText, line } = lines[i];
         const rest = itemText.slice(1).trim();
         i++;
-        if (/^[^"'[{][^:]*:(\s|$)/.test(rest)) throw new Error(`compose line ${line}: maps inside sequences are not supported`);
+        if (/^[^"'[{][^:]*:(\s|$)/.test(rest))
+          throw new Error(`compose line ${line}: maps inside sequences are not supported`);
         items.push(rest === '' ? block(indent + 1) : scalar(rest, line));
       }
-      if (i < lines.length && lines[i]!.indent > indent) throw new Error(`compose line ${lines[i]!.line}: bad indentation`);
+      if (i < lines.length && lines[i].indent > indent)
+        throw new Error(`compose line ${lines[i].line}: bad indentation`);
       return items;
     }
     const map: { [key: string]: Yaml } = {};
-    while (i < lines.length && lines[i]!.indent === indent) {
-      const { text: entry, line } = lines[i]!;
+    while (i < lines.length && lines[i].indent === indent) {
+      const { text: entry, line } = lines[i];
       const match = /^("[^"]*"|'[^']*'|[^\s:"'][^:]*?)\s*:(?:\s+(.*))?$/.exec(entry);
       if (!match) throw new Error(`compose line ${line}: expected 'key: value', got '${entry}'`);
       i++;
-      const key = unquote(match[1]!);
+      const key = unquote(match[1]);
       if (key in map) throw new Error(`compose line ${line}: duplicate key '${key}'`);
       map[key] = match[2] === undefined ? block(indent + 1) : scalar(match[2], line);
     }
-    if (i < lines.length && lines[i]!.indent > indent) throw new Error(`compose line ${lines[i]!.line}: bad indentation`);
+    if (i < lines.length && lines[i].indent > indent) throw new Error(`compose line ${lines[i].line}: bad indentation`);
     return map;
   };
 
   const document = block(0);
-  if (i < lines.length) throw new Error(`compose line ${lines[i]!.line}: unexpected indentation`);
+  if (i < lines.length) throw new Error(`compose line ${lines[i].line}: unexpected indentation`);
   return document;
 }
 
@@ -210,7 +222,7 @@ function asList(value: Yaml | undefined, what: string): Yaml[] {
 
 /** Names of every `${NAME...}` interpolation in the text (`$$` escapes excluded). */
 function interpolatedNames(text: string): Set<string> {
-  return new Set([...text.matchAll(/(?<!\$)\$\{(\w+)/g)].map((m) => m[1]!));
+  return new Set([...text.matchAll(/(?<!\$)\$\{(\w+)/g)].map((m) => m[1]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,7 +235,7 @@ function parseEnvExample(text: string): Map<string, { value: string; comment?: s
     const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
     if (!match) return;
     const previous = lines[index - 1]?.trim();
-    vars.set(match[1]!, { value: match[2]!, comment: previous?.startsWith('#') ? previous : undefined });
+    vars.set(match[1], { value: match[2], comment: previous?.startsWith('#') ? previous : undefined });
   });
   return vars;
 }
@@ -293,14 +305,14 @@ describe('Dockerfile', () => {
   it('starts node dist/main.js in exec form', () => {
     const cmds = inRuntime('CMD');
     expect(cmds).toHaveLength(1);
-    expect(execForm(cmds[0]!.args)).toEqual(['node', 'dist/main.js']);
+    expect(execForm(cmds[0].args)).toEqual(['node', 'dist/main.js']);
     expect(inRuntime('ENTRYPOINT')).toHaveLength(0);
   });
 
   it('health-checks /health/ready with node fetch, in exec form', () => {
     const checks = inRuntime('HEALTHCHECK');
     expect(checks).toHaveLength(1);
-    const command = /\bCMD\s+(\[[\s\S]*\])$/.exec(checks[0]!.args)?.[1];
+    const command = /\bCMD\s+(\[[\s\S]*\])$/.exec(checks[0].args)?.[1];
     expect(command, 'HEALTHCHECK ... CMD [...]').toBeDefined();
     const argv = execForm(command!)!;
     expect(argv[0]).toBe('node');
@@ -352,14 +364,16 @@ describe('docker-compose.yml', () => {
     expect(db.image).toMatch(/^postgres:17(\.\d+)*(-[a-z0-9]+)?$/);
     const healthcheck = asMap(db.healthcheck, 'db.healthcheck');
     const test = healthcheck.test;
-    expect(Array.isArray(test) ? test.join(' ') : test).toContain('pg_isready');
+    expect(JSON.stringify(test)).toContain('pg_isready');
   });
 
   it('keeps the database on a named volume', () => {
     const named = Object.keys(asMap(compose.volumes, 'volumes'));
     expect(named.length).toBeGreaterThan(0);
     const mounts = asList(db.volumes, 'db.volumes').map(String);
-    expect(mounts.some((m) => named.includes(m.split(':')[0]!) && m.split(':')[1] === '/var/lib/postgresql/data')).toBe(true);
+    expect(mounts.some((m) => named.includes(m.split(':')[0]) && m.split(':')[1] === '/var/lib/postgresql/data')).toBe(
+      true,
+    );
   });
 
   it('builds the app from the Dockerfile and starts it once the database is healthy', () => {
@@ -374,7 +388,10 @@ describe('docker-compose.yml', () => {
   });
 
   it('restarts both services', () => {
-    for (const [name, service] of [['db', db], ['app', app]] as const) {
+    for (const [name, service] of [
+      ['db', db],
+      ['app', app],
+    ] as const) {
       expect(['always', 'unless-stopped', 'on-failure'], name).toContain(service.restart);
     }
   });
@@ -391,7 +408,10 @@ describe('docker-compose.yml', () => {
   });
 
   it('commits no secret: secrets come from the environment, with no default', () => {
-    for (const [name, service] of [['db', db], ['app', app]] as const) {
+    for (const [name, service] of [
+      ['db', db],
+      ['app', app],
+    ] as const) {
       const env = environment(service, name);
       for (const [key, value] of Object.entries(env)) {
         if (!/SECRET|PASSWORD|TOKEN|_KEY$/.test(key)) continue;
@@ -416,31 +436,56 @@ describe('docker-compose.yml', () => {
   });
 
   const composeCommand = findCompose();
-  it.runIf(composeCommand)(`validates with ${composeCommand?.join(' ') ?? 'docker compose'} config`, () => {
-    const [bin, ...prefix] = composeCommand!;
-    const run = (env: NodeJS.ProcessEnv) =>
-      spawnSync(bin!, [...prefix, '--env-file', '.env.example', '-f', 'docker-compose.yml', 'config', '-q'], {
-        cwd: root,
-        env,
-        encoding: 'utf8',
-        timeout: 60_000,
+  it.runIf(composeCommand)(
+    `validates with ${composeCommand?.join(' ') ?? 'docker compose'} config`,
+    () => {
+      const [bin, ...prefix] = composeCommand!;
+      const run = (env: NodeJS.ProcessEnv) =>
+        spawnSync(bin, [...prefix, '--env-file', '.env.example', '-f', 'docker-compose.yml', 'config', '-q'], {
+          cwd: root,
+          env,
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+      const base = { ...process.env };
+      for (const name of SECRETS) delete base[name];
+      const ok = run({
+        ...base,
+        POSTGRES_PASSWORD: 'ci',
+        SKIPTOKEN_SECRET: 'ci-skiptoken-secret-not-used-anywhere-0000',
       });
-    const base = { ...process.env };
-    for (const name of SECRETS) delete base[name];
-    const ok = run({ ...base, POSTGRES_PASSWORD: 'ci', SKIPTOKEN_SECRET: 'ci-skiptoken-secret-not-used-anywhere-0000' });
-    expect(ok.status, ok.stderr).toBe(0);
-    const missing = run(base);
-    expect(missing.status).not.toBe(0);
-    expect(missing.stderr).toMatch(/POSTGRES_PASSWORD|SKIPTOKEN_SECRET/);
-  }, 120_000);
+      expect(ok.status, ok.stderr).toBe(0);
+      const missing = run(base);
+      expect(missing.status).not.toBe(0);
+      expect(missing.stderr).toMatch(/POSTGRES_PASSWORD|SKIPTOKEN_SECRET/);
+    },
+    120_000,
+  );
 });
 
 describe('.env.example', () => {
   const vars = parseEnvExample(read('.env.example'));
   const expected = [
-    'NODE_ENV', 'PORT', 'HOST', 'DATABASE_URL', 'EMBEDDED_PG_PORT', 'EMBEDDED_PG_DIR', 'MIGRATIONS_RUN',
-    'PUBLIC_BASE_URL', 'TRUST_PROXY', 'AUTH_JWKS_URI', 'AUTH_ISSUER', 'AUTH_AUDIENCE', 'AUTH_HS256_SECRET',
-    'SKIPTOKEN_SECRET', 'LOG_LEVEL', 'DOCS_ENABLED', 'DB_POOL_SIZE', 'POSTGRES_USER', 'POSTGRES_PASSWORD', 'POSTGRES_DB',
+    'NODE_ENV',
+    'PORT',
+    'HOST',
+    'DATABASE_URL',
+    'EMBEDDED_PG_PORT',
+    'EMBEDDED_PG_DIR',
+    'MIGRATIONS_RUN',
+    'PUBLIC_BASE_URL',
+    'TRUST_PROXY',
+    'AUTH_JWKS_URI',
+    'AUTH_ISSUER',
+    'AUTH_AUDIENCE',
+    'AUTH_HS256_SECRET',
+    'SKIPTOKEN_SECRET',
+    'LOG_LEVEL',
+    'DOCS_ENABLED',
+    'DB_POOL_SIZE',
+    'POSTGRES_USER',
+    'POSTGRES_PASSWORD',
+    'POSTGRES_DB',
   ];
 
   it('lists every variable, each under a comment', () => {
@@ -467,7 +512,10 @@ function findCompose(): string[] | undefined {
         return false;
       }
     });
-  if (onPath('docker') && spawnSync('docker', ['compose', 'version'], { stdio: 'ignore', timeout: 10_000 }).status === 0) {
+  if (
+    onPath('docker') &&
+    spawnSync('docker', ['compose', 'version'], { stdio: 'ignore', timeout: 10_000 }).status === 0
+  ) {
     return ['docker', 'compose'];
   }
   if (onPath('docker-compose')) return ['docker-compose'];

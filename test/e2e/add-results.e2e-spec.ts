@@ -26,7 +26,11 @@ describe('POST …/threatAssessmentRequests/{id}/results (the seed operation)', 
       .post(`${REQUESTS}/${request.id}/results`)
       .set('authorization', `Bearer ${tenant.token}`)
       .set('client-request-id', 'my-correlation-1')
-      .send({ '@odata.type': '#microsoft.graph.threatAssessmentResult', resultType: 'checkPolicy', message: 'No policy was hit.' });
+      .send({
+        '@odata.type': '#microsoft.graph.threatAssessmentResult',
+        resultType: 'checkPolicy',
+        message: 'No policy was hit.',
+      });
     expect(res.status, res.text).toBe(201);
     const id = (res.body as { id: string }).id;
     expect(res.body).toEqual({
@@ -41,8 +45,13 @@ describe('POST …/threatAssessmentRequests/{id}/results (the seed operation)', 
     expect(res.headers['client-request-id']).toBe('my-correlation-1');
     const { rows } = await t.db.query('SELECT status FROM threat_assessment_requests WHERE id = $1', [request.id]);
     expect(rows[0].status).toBe('completed');
-    const stored = await t.db.query('SELECT tenant_id, request_id, result_type, message FROM threat_assessment_results WHERE id = $1', [id]);
-    expect(stored.rows).toEqual([{ tenant_id: tenant.tenantId, request_id: request.id, result_type: 'checkPolicy', message: 'No policy was hit.' }]);
+    const stored = await t.db.query(
+      'SELECT tenant_id, request_id, result_type, message FROM threat_assessment_results WHERE id = $1',
+      [id],
+    );
+    expect(stored.rows).toEqual([
+      { tenant_id: tenant.tenantId, request_id: request.id, result_type: 'checkPolicy', message: 'No policy was hit.' },
+    ]);
   });
 
   it('accepts the seed document’s $ref form as the same operation', async () => {
@@ -60,7 +69,12 @@ describe('POST …/threatAssessmentRequests/{id}/results (the seed operation)', 
     const res = await t.http
       .post(`${REQUESTS}/${request.id}/results`)
       .set('authorization', `Bearer ${tenant.token}`)
-      .send({ id: '4a4c6bb3-6bb3-4a4c-b36b-4c4ab36b4c4a', createdDateTime: '2017-01-01T00:00:46Z', resultType: 'rescan', message: 'x' });
+      .send({
+        id: '4a4c6bb3-6bb3-4a4c-b36b-4c4ab36b4c4a',
+        createdDateTime: '2017-01-01T00:00:46Z',
+        resultType: 'rescan',
+        message: 'x',
+      });
     expect(res.status, res.text).toBe(201);
     expect(res.body.id).not.toBe('4a4c6bb3-6bb3-4a4c-b36b-4c4ab36b4c4a');
     expect(res.body.createdDateTime).not.toMatch(/^2017/);
@@ -69,7 +83,10 @@ describe('POST …/threatAssessmentRequests/{id}/results (the seed operation)', 
   it('lets an application with ThreatAssessment.ReadWrite.All post verdicts', async () => {
     const request = await create(URL_REQUEST);
     const token = await appToken(tenant.tenantId, ['ThreatAssessment.ReadWrite.All']);
-    const res = await t.http.post(`${REQUESTS}/${request.id}/results`).set('authorization', `Bearer ${token}`).send({ resultType: 'rescan', message: 'engine verdict' });
+    const res = await t.http
+      .post(`${REQUESTS}/${request.id}/results`)
+      .set('authorization', `Bearer ${token}`)
+      .send({ resultType: 'rescan', message: 'engine verdict' });
     expect(res.status, res.text).toBe(201);
   });
 
@@ -86,23 +103,38 @@ describe('POST …/threatAssessmentRequests/{id}/results (the seed operation)', 
   it("answers 404 for another tenant's request and writes nothing", async () => {
     const request = await create(MAIL_REQUEST);
     const other = await newTenant();
-    const res = await t.http.post(`${REQUESTS}/${request.id}/results`).set('authorization', `Bearer ${other.token}`).send({ resultType: 'rescan', message: 'x' });
+    const res = await t.http
+      .post(`${REQUESTS}/${request.id}/results`)
+      .set('authorization', `Bearer ${other.token}`)
+      .send({ resultType: 'rescan', message: 'x' });
     expectGraphError(res, 404, 'itemNotFound');
     expect(await countRows(t.db, 'threat_assessment_results', other.tenantId)).toBe(0);
-    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM threat_assessment_results WHERE request_id = $1', [request.id]);
+    const { rows } = await t.db.query(
+      'SELECT count(*)::int AS n FROM threat_assessment_results WHERE request_id = $1',
+      [request.id],
+    );
     expect(rows[0].n).toBe(0);
   });
 
   it('answers 400 for a malformed id, never 500', async () => {
-    const res = await t.http.post(`${REQUESTS}/not-a-guid/results`).set('authorization', `Bearer ${tenant.token}`).send({ resultType: 'rescan', message: 'x' });
+    const res = await t.http
+      .post(`${REQUESTS}/not-a-guid/results`)
+      .set('authorization', `Bearer ${tenant.token}`)
+      .send({ resultType: 'rescan', message: 'x' });
     expectGraphError(res, 400, 'invalidRequest', /GUID/);
   });
 
   it('answers 400 for checkPolicy on a non-mail request and writes nothing', async () => {
     const request = await create(URL_REQUEST);
-    const res = await t.http.post(`${REQUESTS}/${request.id}/results`).set('authorization', `Bearer ${tenant.token}`).send({ resultType: 'checkPolicy', message: 'x' });
+    const res = await t.http
+      .post(`${REQUESTS}/${request.id}/results`)
+      .set('authorization', `Bearer ${tenant.token}`)
+      .send({ resultType: 'checkPolicy', message: 'x' });
     expectGraphError(res, 400, 'invalidRequest', /checkPolicy/);
-    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM threat_assessment_results WHERE request_id = $1', [request.id]);
+    const { rows } = await t.db.query(
+      'SELECT count(*)::int AS n FROM threat_assessment_results WHERE request_id = $1',
+      [request.id],
+    );
     expect(rows[0].n).toBe(0);
     const parent = await t.db.query('SELECT status FROM threat_assessment_requests WHERE id = $1', [request.id]);
     expect(parent.rows[0].status).toBe('pending');
@@ -120,10 +152,16 @@ describe('POST …/threatAssessmentRequests/{id}/results (the seed operation)', 
     [{ '@odata.type': '#microsoft.graph.threatAssessmentRequest', resultType: 'rescan', message: 'x' }, '@odata.type'],
   ])('answers 400 naming the field for %j and writes nothing', async (body, field) => {
     const request = await create(MAIL_REQUEST);
-    const res = await t.http.post(`${REQUESTS}/${request.id}/results`).set('authorization', `Bearer ${tenant.token}`).send(body);
+    const res = await t.http
+      .post(`${REQUESTS}/${request.id}/results`)
+      .set('authorization', `Bearer ${tenant.token}`)
+      .send(body);
     expectGraphError(res, 400, 'invalidRequest');
     expect((res.body.error.details as { target: string }[]).map((d) => d.target)).toContain(field);
-    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM threat_assessment_results WHERE request_id = $1', [request.id]);
+    const { rows } = await t.db.query(
+      'SELECT count(*)::int AS n FROM threat_assessment_results WHERE request_id = $1',
+      [request.id],
+    );
     expect(rows[0].n).toBe(0);
   });
 
@@ -131,22 +169,37 @@ describe('POST …/threatAssessmentRequests/{id}/results (the seed operation)', 
     const request = await create(MAIL_REQUEST);
     const url = `${REQUESTS}/${request.id}/results`;
     expectGraphError(
-      await t.http.post(url).set('authorization', `Bearer ${tenant.token}`).set('content-type', 'application/json').send('{"resultType":'),
+      await t.http
+        .post(url)
+        .set('authorization', `Bearer ${tenant.token}`)
+        .set('content-type', 'application/json')
+        .send('{"resultType":'),
       400,
       'invalidRequest',
       /JSON/,
     );
     expectGraphError(
-      await t.http.post(url).set('authorization', `Bearer ${tenant.token}`).set('content-type', 'text/plain').send('resultType=rescan'),
+      await t.http
+        .post(url)
+        .set('authorization', `Bearer ${tenant.token}`)
+        .set('content-type', 'text/plain')
+        .send('resultType=rescan'),
       415,
       'unsupportedMediaType',
     );
     expectGraphError(
-      await t.http.post(url).set('authorization', `Bearer ${tenant.token}`).set('content-type', 'application/json').send('[1,2]'),
+      await t.http
+        .post(url)
+        .set('authorization', `Bearer ${tenant.token}`)
+        .set('content-type', 'application/json')
+        .send('[1,2]'),
       400,
       'invalidRequest',
     );
-    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM threat_assessment_results WHERE request_id = $1', [request.id]);
+    const { rows } = await t.db.query(
+      'SELECT count(*)::int AS n FROM threat_assessment_results WHERE request_id = $1',
+      [request.id],
+    );
     expect(rows[0].n).toBe(0);
   });
 
@@ -154,12 +207,18 @@ describe('POST …/threatAssessmentRequests/{id}/results (the seed operation)', 
     const request = await create(MAIL_REQUEST);
     const responses = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
-        t.http.post(`${REQUESTS}/${request.id}/results`).set('authorization', `Bearer ${tenant.token}`).send({ resultType: i % 2 ? 'rescan' : 'checkPolicy', message: `verdict ${i}` }),
+        t.http
+          .post(`${REQUESTS}/${request.id}/results`)
+          .set('authorization', `Bearer ${tenant.token}`)
+          .send({ resultType: i % 2 ? 'rescan' : 'checkPolicy', message: `verdict ${i}` }),
       ),
     );
     expect(responses.map((r) => r.status)).toEqual(Array(200).fill(201));
     expect(new Set(responses.map((r) => r.body.id)).size).toBe(200);
-    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM threat_assessment_results WHERE request_id = $1', [request.id]);
+    const { rows } = await t.db.query(
+      'SELECT count(*)::int AS n FROM threat_assessment_results WHERE request_id = $1',
+      [request.id],
+    );
     expect(rows[0].n).toBe(200);
     const parent = await t.db.query('SELECT status FROM threat_assessment_requests WHERE id = $1', [request.id]);
     expect(parent.rows[0].status).toBe('completed');

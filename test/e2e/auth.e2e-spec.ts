@@ -673,7 +673,13 @@ describe('JWKS endpoint unreachable', () => {
   it('answers 503 serviceNotAvailable with Retry-After, not 401: the token may be valid', async () => {
     const { privateKey } = await generateKeyPair('RS256');
     const tenantId = randomUUID();
-    const token = await new SignJWT({ tid: tenantId, oid: randomUUID(), scp: 'ThreatAssessment.ReadWrite.All', iss: `https://login.microsoftonline.com/${tenantId}/v2.0`, aud: 'api://x' })
+    const token = await new SignJWT({
+      tid: tenantId,
+      oid: randomUUID(),
+      scp: 'ThreatAssessment.ReadWrite.All',
+      iss: `https://login.microsoftonline.com/${tenantId}/v2.0`,
+      aud: 'api://x',
+    })
       .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
       .setExpirationTime('5m')
       .sign(privateKey);

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GRAPH_ENTITY_TYPES, GRAPH_ENUMS, IDENTITY_SET_PROPERTIES, type GraphPropertyType } from '../fixtures/graph-threat-assessment-types.js';
+import {
+  GRAPH_ENTITY_TYPES,
+  GRAPH_ENUMS,
+  IDENTITY_SET_PROPERTIES,
+  type GraphPropertyType,
+} from '../fixtures/graph-threat-assessment-types.js';
 import { EMAIL_FILE_REQUEST, FILE_REQUEST, MAIL_REQUEST, URL_REQUEST } from '../support/graph.js';
 import { REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
 import { appToken, newTenant, type TestIdentity } from '../support/tokens.js';
@@ -45,9 +50,18 @@ function parseValue(kind: GraphPropertyType, value: unknown, path: string): stri
       );
     }
     case 'results':
-      return Array.isArray(value) ? value.flatMap((r, i) => parseEntity({ '@odata.type': '#microsoft.graph.threatAssessmentResult', ...(r as object) }, `${path}[${i}]`)) : [`${path}: not a collection`];
+      return Array.isArray(value)
+        ? value.flatMap((r, i) =>
+            parseEntity(
+              { '@odata.type': '#microsoft.graph.threatAssessmentResult', ...(r as object) },
+              `${path}[${i}]`,
+            ),
+          )
+        : [`${path}: not a collection`];
     default:
-      return (GRAPH_ENUMS[kind] as readonly string[]).includes(value as string) ? [] : [`${path}: '${String(value)}' is not a ${kind} member`];
+      return (GRAPH_ENUMS[kind] as readonly string[]).includes(value as string)
+        ? []
+        : [`${path}: ${JSON.stringify(value)} is not a ${kind} member`];
   }
 }
 
@@ -66,7 +80,13 @@ describe("Responses parse against Graph's own description of the types", () => {
   beforeAll(async () => {
     t = await startTestApp();
     tenant = await newTenant();
-    const bodies = [MAIL_REQUEST, { ...MAIL_REQUEST, destinationRoutingReason: 'junk' }, EMAIL_FILE_REQUEST, FILE_REQUEST, URL_REQUEST];
+    const bodies = [
+      MAIL_REQUEST,
+      { ...MAIL_REQUEST, destinationRoutingReason: 'junk' },
+      EMAIL_FILE_REQUEST,
+      FILE_REQUEST,
+      URL_REQUEST,
+    ];
     for (const body of bodies) {
       const res = await t.http.post(REQUESTS).set('authorization', `Bearer ${tenant.token}`).send(body);
       expect(res.status).toBe(201);
@@ -75,7 +95,10 @@ describe("Responses parse against Graph's own description of the types", () => {
     }
     const engine = await appToken(tenant.tenantId, ['ThreatAssessment.ReadWrite.All']);
     for (const [i, resultType] of ['checkPolicy', 'rescan', 'unknownFutureValue'].entries()) {
-      const res = await t.http.post(`${REQUESTS}/${ids[0]}/results`).set('authorization', `Bearer ${i ? engine : tenant.token}`).send({ resultType, message: randomUUID() });
+      const res = await t.http
+        .post(`${REQUESTS}/${ids[0]}/results`)
+        .set('authorization', `Bearer ${i ? engine : tenant.token}`)
+        .send({ resultType, message: randomUUID() });
       expect(res.status).toBe(201);
       expect(parseEntity(res.body, 'result')).toEqual([]);
     }
@@ -102,13 +125,17 @@ describe("Responses parse against Graph's own description of the types", () => {
   it('parses an expanded request and its results, oldest first', async () => {
     const res = await get(`${REQUESTS}/${ids[0]}?$expand=results`);
     expect(parseEntity(res.body, 'expanded')).toEqual([]);
-    expect(res.body.results.map((r: { resultType: string }) => r.resultType)).toEqual(['checkPolicy', 'rescan', 'unknownFutureValue']);
+    expect(res.body.results.map((r: { resultType: string }) => r.resultType)).toEqual([
+      'checkPolicy',
+      'rescan',
+      'unknownFutureValue',
+    ]);
   });
 
   it('catches a response that a strict client would reject (the checker can fail)', () => {
-    expect(parseEntity({ '@odata.type': '#microsoft.graph.urlAssessmentRequest', id: randomUUID(), status: 'Pending' }, 'x')).toEqual([
-      "x.status: 'Pending' is not a threatAssessmentStatus member",
-    ]);
+    expect(
+      parseEntity({ '@odata.type': '#microsoft.graph.urlAssessmentRequest', id: randomUUID(), status: 'Pending' }, 'x'),
+    ).toEqual(['x.status: "Pending" is not a threatAssessmentStatus member']);
     expect(parseEntity({ '@odata.type': '#microsoft.graph.urlAssessmentRequest', tenantId: 'x' }, 'x')).toEqual([
       'x.tenantId: not a property of #microsoft.graph.urlAssessmentRequest',
     ]);

@@ -22,9 +22,14 @@ describe('Bounds, headers, CORS, metrics and docs exposure', () => {
 
   it('accepts contentData up to the limit and stores only its size and digest', async () => {
     const bytes = Buffer.alloc(40 * 1024, 7);
-    const res = await t.http.post(REQUESTS).set('authorization', `Bearer ${tenant.token}`).send({ ...FILE_REQUEST, contentData: bytes.toString('base64') });
+    const res = await t.http
+      .post(REQUESTS)
+      .set('authorization', `Bearer ${tenant.token}`)
+      .send({ ...FILE_REQUEST, contentData: bytes.toString('base64') });
     expect(res.status).toBe(201);
-    const { rows } = await t.db.query('SELECT content_size FROM threat_assessment_requests WHERE id = $1', [res.body.id]);
+    const { rows } = await t.db.query('SELECT content_size FROM threat_assessment_requests WHERE id = $1', [
+      res.body.id,
+    ]);
     expect(rows[0].content_size).toBe(bytes.length);
   });
 
@@ -33,12 +38,19 @@ describe('Bounds, headers, CORS, metrics and docs exposure', () => {
     ['application/x-www-form-urlencoded', 'a=b'],
     ['application/xml', '<a/>'],
   ])('answers 415 unsupportedMediaType for %s', async (type, text) => {
-    const res = await t.http.post(REQUESTS).set('authorization', `Bearer ${tenant.token}`).set('content-type', type).send(text);
+    const res = await t.http
+      .post(REQUESTS)
+      .set('authorization', `Bearer ${tenant.token}`)
+      .set('content-type', type)
+      .send(text);
     expectGraphError(res, 415, 'unsupportedMediaType');
   });
 
   it('answers 400 for oversized strings', async () => {
-    const res = await t.http.post(REQUESTS).set('authorization', `Bearer ${tenant.token}`).send({ ...MAIL_REQUEST, recipientEmail: `${'a'.repeat(400)}@contoso.com` });
+    const res = await t.http
+      .post(REQUESTS)
+      .set('authorization', `Bearer ${tenant.token}`)
+      .send({ ...MAIL_REQUEST, recipientEmail: `${'a'.repeat(400)}@contoso.com` });
     expectGraphError(res, 400, 'invalidRequest');
     expect(res.body.error.details.map((d: { target: string }) => d.target)).toContain('recipientEmail');
   });
@@ -50,7 +62,7 @@ describe('Bounds, headers, CORS, metrics and docs exposure', () => {
       expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
       expect(res.headers['referrer-policy']).toBe('no-referrer');
       expect(res.headers['strict-transport-security']).toMatch(/max-age=\d+/);
-      const csp = res.headers['content-security-policy'] as string;
+      const csp = res.headers['content-security-policy'];
       expect(csp).toContain("default-src 'self'");
       expect(csp).toContain("script-src 'self'");
       expect(csp).toContain("frame-ancestors 'none'");
@@ -59,13 +71,23 @@ describe('Bounds, headers, CORS, metrics and docs exposure', () => {
   });
 
   it('allows CORS only for the configured origins', async () => {
-    const allowed = await t.http.options(REQUESTS).set('origin', 'https://portal.contoso.com').set('access-control-request-method', 'POST').set('access-control-request-headers', 'authorization,content-type');
+    const allowed = await t.http
+      .options(REQUESTS)
+      .set('origin', 'https://portal.contoso.com')
+      .set('access-control-request-method', 'POST')
+      .set('access-control-request-headers', 'authorization,content-type');
     expect(allowed.status).toBe(204);
     expect(allowed.headers['access-control-allow-origin']).toBe('https://portal.contoso.com');
     expect(allowed.headers['access-control-allow-headers']).toContain('authorization');
-    const simple = await t.http.get(REQUESTS).set('origin', 'https://portal.contoso.com').set('authorization', `Bearer ${tenant.token}`);
+    const simple = await t.http
+      .get(REQUESTS)
+      .set('origin', 'https://portal.contoso.com')
+      .set('authorization', `Bearer ${tenant.token}`);
     expect(simple.headers['access-control-expose-headers']).toContain('request-id');
-    const denied = await t.http.get(REQUESTS).set('origin', 'https://evil.example').set('authorization', `Bearer ${tenant.token}`);
+    const denied = await t.http
+      .get(REQUESTS)
+      .set('origin', 'https://evil.example')
+      .set('authorization', `Bearer ${tenant.token}`);
     expect(denied.headers['access-control-allow-origin']).toBeUndefined();
   });
 
@@ -74,7 +96,9 @@ describe('Bounds, headers, CORS, metrics and docs exposure', () => {
     const res = await t.http.get('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
-    expect(res.text).toMatch(/^http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/v1.0\/informationProtection\/threatAssessmentRequests\/:id",status="404"\} \d+/m);
+    expect(res.text).toMatch(
+      /^http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/v1.0\/informationProtection\/threatAssessmentRequests\/:id",status="404"\} \d+/m,
+    );
     expect(res.text).toMatch(/^db_pool_connections_total \d+/m);
     expect(res.text).toMatch(/^db_pool_requests_waiting 0/m);
     expect(res.text).toMatch(/^db_up 1/m);

@@ -20,7 +20,11 @@ describe('Idempotency-Key on POST', () => {
     return (key ? req.set('idempotency-key', key) : req).send(body);
   };
   const addResult = (requestId: string, body: object, key: string) =>
-    t.http.post(`${REQUESTS}/${requestId}/results`).set('authorization', `Bearer ${tenant.token}`).set('idempotency-key', key).send(body);
+    t.http
+      .post(`${REQUESTS}/${requestId}/results`)
+      .set('authorization', `Bearer ${tenant.token}`)
+      .set('idempotency-key', key)
+      .send(body);
 
   it('answers a retried create with the first response and writes nothing new', async () => {
     const key = randomUUID();
@@ -29,7 +33,10 @@ describe('Idempotency-Key on POST', () => {
     expect(first.status, first.text).toBe(201);
     expect(first.headers['idempotent-replayed']).toBeUndefined();
     const before = await countRows(t.db, 'threat_assessment_requests', tenant.tenantId);
-    const retry = await create({ url: body.url, category: body.category, expectedAssessment: 'block', '@odata.type': body['@odata.type'] }, key);
+    const retry = await create(
+      { url: body.url, category: body.category, expectedAssessment: 'block', '@odata.type': body['@odata.type'] },
+      key,
+    );
     expect(retry.status).toBe(201);
     expect(retry.headers['idempotent-replayed']).toBe('true');
     expect(retry.headers.location).toBe(first.headers.location);
@@ -41,7 +48,12 @@ describe('Idempotency-Key on POST', () => {
     const key = randomUUID();
     expect((await create({ ...URL_REQUEST, url: `https://b.example/${key}` }, key)).status).toBe(201);
     const before = await countRows(t.db, 'threat_assessment_requests', tenant.tenantId);
-    expectGraphError(await create({ ...URL_REQUEST, url: `https://c.example/${key}` }, key), 422, 'invalidRequest', /Idempotency-Key/);
+    expectGraphError(
+      await create({ ...URL_REQUEST, url: `https://c.example/${key}` }, key),
+      422,
+      'invalidRequest',
+      /Idempotency-Key/,
+    );
     expect(await countRows(t.db, 'threat_assessment_requests', tenant.tenantId)).toBe(before);
   });
 
@@ -69,7 +81,10 @@ describe('Idempotency-Key on POST', () => {
     const key = randomUUID();
     const first = await create(MAIL_REQUEST, key);
     expect(first.status).toBe(201);
-    await t.db.query("UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE tenant_id = $1 AND key = $2", [tenant.tenantId, key]);
+    await t.db.query(
+      "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE tenant_id = $1 AND key = $2",
+      [tenant.tenantId, key],
+    );
     await t.db.query('DELETE FROM throttle_counters WHERE tenant_id = $1', [tenant.tenantId]);
     const second = await create(MAIL_REQUEST, key);
     expect(second.status, second.text).toBe(201);
@@ -86,7 +101,10 @@ describe('Idempotency-Key on POST', () => {
     expect(responses.map((r) => `${r.status} ${r.status === 201 ? '' : r.text}`)).toEqual(Array(200).fill('201 '));
     expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
     expect(new Set(responses.map((r) => r.body.createdDateTime)).size).toBe(1);
-    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM threat_assessment_results WHERE request_id = $1', [request.id]);
+    const { rows } = await t.db.query(
+      'SELECT count(*)::int AS n FROM threat_assessment_results WHERE request_id = $1',
+      [request.id],
+    );
     expect(rows[0].n).toBe(1);
   });
 
@@ -97,21 +115,37 @@ describe('Idempotency-Key on POST', () => {
     const body = { resultType: 'rescan', message: 'x' };
     expect((await addResult(first.id, body, key)).status).toBe(201);
     expectGraphError(await addResult(second.id, body, key), 422, 'invalidRequest');
-    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM threat_assessment_results WHERE request_id = $1', [second.id]);
+    const { rows } = await t.db.query(
+      'SELECT count(*)::int AS n FROM threat_assessment_results WHERE request_id = $1',
+      [second.id],
+    );
     expect(rows[0].n).toBe(0);
   });
 
   it('does not claim a key for a refused result: after a 400 the same key still works', async () => {
-    const urlRequest = (await create({ ...URL_REQUEST, url: `https://f.example/${randomUUID()}` })).body as { id: string };
+    const urlRequest = (await create({ ...URL_REQUEST, url: `https://f.example/${randomUUID()}` })).body as {
+      id: string;
+    };
     const key = randomUUID();
-    expectGraphError(await addResult(urlRequest.id, { resultType: 'checkPolicy', message: 'x' }, key), 400, 'invalidRequest');
+    expectGraphError(
+      await addResult(urlRequest.id, { resultType: 'checkPolicy', message: 'x' }, key),
+      400,
+      'invalidRequest',
+    );
     expect((await addResult(urlRequest.id, { resultType: 'checkPolicy', message: 'x' }, key)).status).toBe(400);
-    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM idempotency_keys WHERE tenant_id = $1 AND key = $2', [tenant.tenantId, key]);
+    const { rows } = await t.db.query(
+      'SELECT count(*)::int AS n FROM idempotency_keys WHERE tenant_id = $1 AND key = $2',
+      [tenant.tenantId, key],
+    );
     expect(rows[0].n).toBe(0);
   });
 
   it.each([['x'.repeat(256)], ['with space'], ['tab\tkey']])('answers 400 for the malformed key %j', async (key) => {
-    const res = await t.http.post(REQUESTS).set('authorization', `Bearer ${tenant.token}`).set('idempotency-key', key).send(URL_REQUEST);
+    const res = await t.http
+      .post(REQUESTS)
+      .set('authorization', `Bearer ${tenant.token}`)
+      .set('idempotency-key', key)
+      .send(URL_REQUEST);
     expectGraphError(res, 400, 'invalidRequest', /Idempotency-Key/);
   });
 });

@@ -12,7 +12,10 @@ interface Operation {
 interface Document {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, { enum?: string[]; properties?: Record<string, unknown>; required?: string[] }>; securitySchemes: Record<string, unknown> };
+  components: {
+    schemas: Record<string, { enum?: string[]; properties?: Record<string, unknown>; required?: string[] }>;
+    securitySchemes: Record<string, unknown>;
+  };
 }
 
 const R = '/v1.0/informationProtection/threatAssessmentRequests';
@@ -49,22 +52,35 @@ describe('GET /docs-json (the OpenAPI document generated from the code)', () => 
     for (const [method, path] of OPERATIONS) expect(doc.paths[path]?.[method]?.security).toEqual([{ bearer: [] }]);
   });
 
-  it.each(OPERATIONS)('documents %s %s with its success and every error status, errors in the envelope', (method, path, success, errors) => {
-    const operation = doc.paths[path]?.[method];
-    expect(operation, `${method} ${path}`).toBeDefined();
-    expect(operation!.operationId).toMatch(/^informationProtection\./);
-    expect(Object.keys(operation!.responses).map(Number).sort((a, b) => a - b)).toEqual([success, ...errors].sort((a, b) => a - b));
-    for (const status of errors) {
-      expect(operation!.responses[String(status)]!.content!['application/json']!.schema.$ref).toBe('#/components/schemas/GraphErrorResponseDto');
-    }
-  });
+  it.each(OPERATIONS)(
+    'documents %s %s with its success and every error status, errors in the envelope',
+    (method, path, success, errors) => {
+      const operation = doc.paths[path]?.[method];
+      expect(operation, `${method} ${path}`).toBeDefined();
+      expect(operation.operationId).toMatch(/^informationProtection\./);
+      expect(
+        Object.keys(operation.responses)
+          .map(Number)
+          .sort((a, b) => a - b),
+      ).toEqual([success, ...errors].sort((a, b) => a - b));
+      for (const status of errors) {
+        expect(operation.responses[String(status)].content!['application/json'].schema.$ref).toBe(
+          '#/components/schemas/GraphErrorResponseDto',
+        );
+      }
+    },
+  );
 
   it('documents only these API paths (no undocumented or stray route)', () => {
-    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/v1.0')).sort()).toEqual([...new Set(OPERATIONS.map(([, p]) => p))].sort());
+    expect(
+      Object.keys(doc.paths)
+        .filter((p) => p.startsWith('/v1.0'))
+        .sort(),
+    ).toEqual([...new Set(OPERATIONS.map(([, p]) => p))].sort());
   });
 
   it('describes the create body as oneOf the four request types, discriminated by @odata.type', () => {
-    const schema = doc.paths[R]!.post!.requestBody!.content['application/json']!.schema;
+    const schema = doc.paths[R].post.requestBody!.content['application/json'].schema;
     expect(schema).toEqual({
       oneOf: [
         { $ref: '#/components/schemas/CreateMailAssessmentRequestDto' },
@@ -83,25 +99,33 @@ describe('GET /docs-json (the OpenAPI document generated from the code)', () => 
       },
     });
     for (const ref of (schema.oneOf as { $ref: string }[]).map((s) => s.$ref.split('/').pop()!)) {
-      expect(doc.components.schemas[ref]!.required).toEqual(expect.arrayContaining(['@odata.type', 'expectedAssessment', 'category']));
+      expect(doc.components.schemas[ref].required).toEqual(
+        expect.arrayContaining(['@odata.type', 'expectedAssessment', 'category']),
+      );
     }
   });
 
   it('names the enums and spells their members as Graph does', () => {
     const enums = doc.components.schemas;
-    expect(enums.threatCategory!.enum).toEqual(['undefined', 'spam', 'phishing', 'malware', 'unknownFutureValue']);
-    expect(enums.threatExpectedAssessment!.enum).toEqual(['block', 'unblock']);
-    expect(enums.threatAssessmentContentType!.enum).toEqual(['mail', 'url', 'file']);
-    expect(enums.threatAssessmentStatus!.enum).toEqual(['pending', 'completed']);
-    expect(enums.threatAssessmentRequestSource!.enum).toEqual(['undefined', 'user', 'administrator']);
-    expect(enums.threatAssessmentResultType!.enum).toEqual(['checkPolicy', 'rescan', 'unknownFutureValue']);
-    expect(enums.mailDestinationRoutingReason!.enum).toHaveLength(16);
+    expect(enums.threatCategory.enum).toEqual(['undefined', 'spam', 'phishing', 'malware', 'unknownFutureValue']);
+    expect(enums.threatExpectedAssessment.enum).toEqual(['block', 'unblock']);
+    expect(enums.threatAssessmentContentType.enum).toEqual(['mail', 'url', 'file']);
+    expect(enums.threatAssessmentStatus.enum).toEqual(['pending', 'completed']);
+    expect(enums.threatAssessmentRequestSource.enum).toEqual(['undefined', 'user', 'administrator']);
+    expect(enums.threatAssessmentResultType.enum).toEqual(['checkPolicy', 'rescan', 'unknownFutureValue']);
+    expect(enums.mailDestinationRoutingReason.enum).toHaveLength(16);
   });
 
   it('has the error envelope schema', () => {
-    expect(doc.components.schemas.GraphErrorResponseDto!.required).toEqual(['error']);
-    expect(doc.components.schemas.GraphErrorDto!.required).toEqual(expect.arrayContaining(['code', 'message', 'innerError']));
-    expect(Object.keys(doc.components.schemas.GraphInnerErrorDto!.properties!)).toEqual(['date', 'request-id', 'client-request-id']);
+    expect(doc.components.schemas.GraphErrorResponseDto.required).toEqual(['error']);
+    expect(doc.components.schemas.GraphErrorDto.required).toEqual(
+      expect.arrayContaining(['code', 'message', 'innerError']),
+    );
+    expect(Object.keys(doc.components.schemas.GraphInnerErrorDto.properties!)).toEqual([
+      'date',
+      'request-id',
+      'client-request-id',
+    ]);
   });
 
   it('serves Swagger UI at /docs', async () => {

@@ -395,7 +395,10 @@ describe('percent-encoded $ in path segments', () => {
     const count = await t.http.get(`${REQUESTS}/%24count`).set('authorization', `Bearer ${tenant.token}`);
     expect(count.status).toBe(200);
     expect(count.text).toBe('1');
-    const ref = await t.http.post(`${REQUESTS}/${created.body.id}/results/%24ref`).set('authorization', `Bearer ${tenant.token}`).send({ resultType: 'rescan', message: 'x' });
+    const ref = await t.http
+      .post(`${REQUESTS}/${created.body.id}/results/%24ref`)
+      .set('authorization', `Bearer ${tenant.token}`)
+      .send({ resultType: 'rescan', message: 'x' });
     expect(ref.status).toBe(201);
   });
 });

@@ -21,7 +21,8 @@ describe('Tenant isolation, adversarially (property-based)', () => {
   let tenants: Seeded[];
   let snapshot: string;
 
-  const authed = (who: TestIdentity, req: ReturnType<TestApp['http']['get']>) => req.set('authorization', `Bearer ${who.token}`);
+  const authed = (who: TestIdentity, req: ReturnType<TestApp['http']['get']>) =>
+    req.set('authorization', `Bearer ${who.token}`);
   const fingerprint = async (tenantIds: string[]) => {
     const { rows } = await t.db.query(
       `SELECT (SELECT json_agg(r ORDER BY r.id) FROM threat_assessment_requests r WHERE tenant_id = ANY($1)) AS requests,
@@ -42,7 +43,10 @@ describe('Tenant isolation, adversarially (property-based)', () => {
         const body = i % 2 ? MAIL_REQUEST : { ...URL_REQUEST, url: `https://t${n}.example/${i}` };
         const res = await authed(who, t.http.post(REQUESTS)).send(body);
         requests.push(res.body.id);
-        const result = await authed(who, t.http.post(`${REQUESTS}/${res.body.id}/results`)).send({ resultType: 'rescan', message: `t${n}` });
+        const result = await authed(who, t.http.post(`${REQUESTS}/${res.body.id}/results`)).send({
+          resultType: 'rescan',
+          message: `t${n}`,
+        });
         results.push({ requestId: res.body.id, id: result.body.id });
       }
       const page = await authed(who, t.http.get(`${REQUESTS}?$top=1&$filter=status eq 'completed'`));
@@ -55,15 +59,25 @@ describe('Tenant isolation, adversarially (property-based)', () => {
   it('never returns, counts or changes another tenant’s data (500 runs)', async () => {
     const victimIds = (v: Seeded) => new Set([...v.requests, ...v.results.map((r) => r.id)]);
     const operation = fc.constantFrom(
-      'getRequest', 'getRequestExpanded', 'deleteRequest', 'addResult', 'addResultRef', 'listResults', 'countResults',
-      'getResult', 'listRequests', 'countRequests', 'replayNextLink', 'filterById',
+      'getRequest',
+      'getRequestExpanded',
+      'deleteRequest',
+      'addResult',
+      'addResultRef',
+      'listResults',
+      'countResults',
+      'getResult',
+      'listRequests',
+      'countRequests',
+      'replayNextLink',
+      'filterById',
     );
     await fc.assert(
       fc.asyncProperty(fc.nat(3), fc.nat(2), operation, fc.nat(3), async (a, offset, op, pick) => {
-        const attacker = tenants[a]!;
-        const victim = tenants[(a + 1 + offset) % 4]!;
-        const requestId = victim.requests[pick]!;
-        const result = victim.results[pick]!;
+        const attacker = tenants[a];
+        const victim = tenants[(a + 1 + offset) % 4];
+        const requestId = victim.requests[pick];
+        const result = victim.results[pick];
         const as = (req: ReturnType<TestApp['http']['get']>) => authed(attacker.who, req);
         let res;
         switch (op) {
@@ -77,10 +91,16 @@ describe('Tenant isolation, adversarially (property-based)', () => {
             res = await as(t.http.delete(`${REQUESTS}/${requestId}`));
             break;
           case 'addResult':
-            res = await as(t.http.post(`${REQUESTS}/${requestId}/results`)).send({ resultType: 'rescan', message: 'intrusion' });
+            res = await as(t.http.post(`${REQUESTS}/${requestId}/results`)).send({
+              resultType: 'rescan',
+              message: 'intrusion',
+            });
             break;
           case 'addResultRef':
-            res = await as(t.http.post(`${REQUESTS}/${requestId}/results/$ref`)).send({ resultType: 'rescan', message: 'intrusion' });
+            res = await as(t.http.post(`${REQUESTS}/${requestId}/results/$ref`)).send({
+              resultType: 'rescan',
+              message: 'intrusion',
+            });
             break;
           case 'listResults':
             res = await as(t.http.get(`${REQUESTS}/${result.requestId}/results`));
@@ -95,7 +115,10 @@ describe('Tenant isolation, adversarially (property-based)', () => {
             res = await as(t.http.get(`${REQUESTS}?$expand=results&$count=true&$top=999`));
             expect(res.status).toBe(200);
             expect(res.body['@odata.count']).toBe(attacker.requests.length);
-            const seen = res.body.value.flatMap((r: { id: string; results: { id: string }[] }) => [r.id, ...r.results.map((x) => x.id)]);
+            const seen = res.body.value.flatMap((r: { id: string; results: { id: string }[] }) => [
+              r.id,
+              ...r.results.map((x) => x.id),
+            ]);
             expect(seen.filter((id: string) => victimIds(victim).has(id))).toEqual([]);
             return;
           }

@@ -48,7 +48,8 @@ describe('Throttling POSTs (CONTRACT section 6)', () => {
       const request = (await post(a, tenant, MAIL_REQUEST)).body as { id: string };
       const results = `${REQUESTS}/${request.id}/results`;
       const statuses = [];
-      for (let i = 0; i < 4; i++) statuses.push((await post(i % 2 ? b : a, tenant, { resultType: 'rescan', message: `m${i}` }, results)).status);
+      for (let i = 0; i < 4; i++)
+        statuses.push((await post(i % 2 ? b : a, tenant, { resultType: 'rescan', message: `m${i}` }, results)).status);
       expect(statuses).toEqual([201, 201, 201, 429]);
       expect(await countRows(a.db, 'threat_assessment_results', tenant.tenantId)).toBe(3);
     });

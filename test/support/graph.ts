@@ -30,7 +30,8 @@ export const MAIL_REQUEST = {
   recipientEmail: 'tifc@contoso.com',
   expectedAssessment: 'block',
   category: 'spam',
-  messageUri: 'https://graph.microsoft.com/v1.0/users/c52ce8db-3e4b-4181-93c4-7d6b6bffaf60/messages/AAMkADU3MWUxOTU0LWNlOTEt=',
+  messageUri:
+    'https://graph.microsoft.com/v1.0/users/c52ce8db-3e4b-4181-93c4-7d6b6bffaf60/messages/AAMkADU3MWUxOTU0LWNlOTEt=',
 };
 export const EMAIL_FILE_REQUEST = {
   '@odata.type': '#microsoft.graph.emailFileAssessmentRequest',

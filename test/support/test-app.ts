@@ -52,7 +52,11 @@ export const REQUESTS = '/v1.0/informationProtection/threatAssessmentRequests';
 /** The origin the test app writes into links (PUBLIC_BASE_URL); tests without it pass `PUBLIC_BASE_URL: ''`. */
 export const PUBLIC_BASE = 'https://threat-assessment.test';
 
-export async function countRows(db: pg.Pool, table: 'threat_assessment_requests' | 'threat_assessment_results', tenantId: string) {
+export async function countRows(
+  db: pg.Pool,
+  table: 'threat_assessment_requests' | 'threat_assessment_results',
+  tenantId: string,
+) {
   const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = $1`, [tenantId]);
-  return Number(rows[0]!.n);
+  return Number(rows[0].n);
 }

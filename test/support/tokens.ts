@@ -19,7 +19,12 @@ export async function newTenant(scopes: string[] = [PERMISSIONS.readWrite]): Pro
   return { tenantId, userId, token: await userToken(tenantId, scopes, userId) };
 }
 
-export function userToken(tenantId: string, scopes: string[], userId: string = randomUUID(), displayName = 'Test User') {
+export function userToken(
+  tenantId: string,
+  scopes: string[],
+  userId: string = randomUUID(),
+  displayName = 'Test User',
+) {
   return mintToken({
     secret: TEST_SECRET,
     issuer: TEST_ISSUER,

@@ -63,32 +63,68 @@ const DESCRIPTIONS: Record<number, string> = {
 };
 
 /** One example per status, as the service writes it. */
-const EXAMPLES: Record<number, { code: string; message: string; details?: { code: string; message: string; target: string }[] }> = {
+const EXAMPLES: Record<
+  number,
+  { code: string; message: string; details?: { code: string; message: string; target: string }[] }
+> = {
   400: {
     code: 'invalidRequest',
     message: 'resultType must be one of checkPolicy, rescan, unknownFutureValue',
-    details: [{ code: 'invalidRequest', message: 'resultType must be one of checkPolicy, rescan, unknownFutureValue', target: 'resultType' }],
+    details: [
+      {
+        code: 'invalidRequest',
+        message: 'resultType must be one of checkPolicy, rescan, unknownFutureValue',
+        target: 'resultType',
+      },
+    ],
   },
   401: { code: 'InvalidAuthenticationToken', message: 'Access token is empty.' },
   403: {
     code: 'accessDenied',
     message: 'Missing permission: this operation needs one of ThreatAssessment.ReadWrite.All as a delegated scope.',
   },
-  404: { code: 'itemNotFound', message: "The threatAssessmentRequest '0f8fad5b-d9cb-469f-a165-70867728950e' does not exist." },
+  404: {
+    code: 'itemNotFound',
+    message: "The threatAssessmentRequest '0f8fad5b-d9cb-469f-a165-70867728950e' does not exist.",
+  },
   405: { code: 'notAllowed', message: 'PATCH is not allowed on this resource; allowed: DELETE, GET.' },
   413: { code: 'requestEntityTooLarge', message: 'The request body is too large.' },
   415: { code: 'unsupportedMediaType', message: "The request body's Content-Type must be application/json." },
   422: { code: 'invalidRequest', message: 'This Idempotency-Key was already used with a different request.' },
   429: { code: 'TooManyRequests', message: 'Too many requests for this tenant. Retry after 540 seconds.' },
   500: { code: 'generalException', message: 'An unexpected error occurred.' },
-  503: { code: 'serviceNotAvailable', message: 'The service is temporarily unavailable. Retry after the time given in Retry-After.' },
+  503: {
+    code: 'serviceNotAvailable',
+    message: 'The service is temporarily unavailable. Retry after the time given in Retry-After.',
+  },
 };
 
 /** Headers an error carries besides the correlation ones. */
-const HEADERS: Record<number, Record<string, { description: string; required: true; schema: Record<string, unknown> }>> = {
-  401: { 'WWW-Authenticate': { description: 'Always `Bearer`.', required: true, schema: { type: 'string', enum: ['Bearer'] } } },
-  429: { 'Retry-After': { description: 'Seconds to wait before retrying.', required: true, schema: { type: 'integer', minimum: 0 } } },
-  503: { 'Retry-After': { description: 'Seconds to wait before retrying.', required: true, schema: { type: 'integer', minimum: 0 } } },
+const HEADERS: Record<
+  number,
+  Record<string, { description: string; required: true; schema: Record<string, unknown> }>
+> = {
+  401: {
+    'WWW-Authenticate': {
+      description: 'Always `Bearer`.',
+      required: true,
+      schema: { type: 'string', enum: ['Bearer'] },
+    },
+  },
+  429: {
+    'Retry-After': {
+      description: 'Seconds to wait before retrying.',
+      required: true,
+      schema: { type: 'integer', minimum: 0 },
+    },
+  },
+  503: {
+    'Retry-After': {
+      description: 'Seconds to wait before retrying.',
+      required: true,
+      schema: { type: 'integer', minimum: 0 },
+    },
+  },
 };
 
 const example = (status: number) => {
@@ -125,7 +161,9 @@ export function ApiGraphErrors(statuses: readonly number[]) {
         status,
         description: DESCRIPTIONS[status] ?? 'Error',
         ...(HEADERS[status] ? { headers: HEADERS[status] } : {}),
-        content: { 'application/json': { schema: { $ref: getSchemaPath(GraphErrorResponseDto) }, example: example(status) } },
+        content: {
+          'application/json': { schema: { $ref: getSchemaPath(GraphErrorResponseDto) }, example: example(status) },
+        },
       }),
     ),
   );

@@ -146,7 +146,9 @@ function fromFastifyError(error: unknown): GraphErrorResponse | undefined {
     default: {
       const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
       if (status >= 400 && status < 500) {
-        return fromStatus(status) ?? { status, code: 'invalidRequest', message: 'The request is malformed or incorrect.' };
+        return (
+          fromStatus(status) ?? { status, code: 'invalidRequest', message: 'The request is malformed or incorrect.' }
+        );
       }
       return undefined;
     }

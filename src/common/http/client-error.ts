@@ -17,7 +17,11 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     error: {
       code: 'invalidRequest',
       message: tooLarge ? 'The request headers are too large.' : 'The request line or headers are malformed.',
-      innerError: { date: new Date().toISOString().slice(0, 19), 'request-id': requestId, 'client-request-id': requestId },
+      innerError: {
+        date: new Date().toISOString().slice(0, 19),
+        'request-id': requestId,
+        'client-request-id': requestId,
+      },
     },
   });
   socket.end(

@@ -17,7 +17,10 @@ export class GraphValidationPipe extends ValidationPipe {
       validationError: { target: false, value: false },
       exceptionFactory: (errors) => {
         const details = flatten(errors);
-        return new InvalidBodyError(details.map((d) => d.message).join('; ') || 'The request body is invalid.', details);
+        return new InvalidBodyError(
+          details.map((d) => d.message).join('; ') || 'The request body is invalid.',
+          details,
+        );
       },
     });
   }
@@ -47,7 +50,9 @@ export class GraphValidationPipe extends ValidationPipe {
     }
     const type = Object.hasOwn(spec.types, name) ? spec.types[name] : undefined;
     if (!type) {
-      const why = spec.abstract?.includes(name) ? `'${name}' is abstract` : `'${name.slice(0, 100)}' is not a known type`;
+      const why = spec.abstract?.includes(name)
+        ? `'${name}' is abstract`
+        : `'${name.slice(0, 100)}' is not a known type`;
       throw new InvalidBodyError(`${why}; '${spec.property}' must be ${expected}.`, [
         { target: spec.property, message: `${why}; use ${expected}.` },
       ]);

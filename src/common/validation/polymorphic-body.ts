@@ -24,7 +24,9 @@ export function ServerOwned(...properties: string[]): ClassDecorator {
 }
 
 export function polymorphicSpec(target: unknown): PolymorphicBody | undefined {
-  return typeof target === 'function' ? (Reflect.getMetadata(POLYMORPHIC, target) as PolymorphicBody | undefined) : undefined;
+  return typeof target === 'function'
+    ? (Reflect.getMetadata(POLYMORPHIC, target) as PolymorphicBody | undefined)
+    : undefined;
 }
 
 export function serverOwned(target: unknown): readonly string[] {

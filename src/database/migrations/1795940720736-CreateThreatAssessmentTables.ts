@@ -33,8 +33,12 @@ export class CreateThreatAssessmentTables1795940720736 implements MigrationInter
         CONSTRAINT "pk_threat_assessment_requests" PRIMARY KEY ("id")
       )
     `);
-    await queryRunner.query(`CREATE INDEX "ix_threat_assessment_requests_tenant_created" ON "threat_assessment_requests" ("tenant_id", "created_date_time", "id")`);
-    await queryRunner.query(`CREATE INDEX "ix_threat_assessment_requests_kind_unused" ON "threat_assessment_requests" ("kind") WHERE false`);
+    await queryRunner.query(
+      `CREATE INDEX "ix_threat_assessment_requests_tenant_created" ON "threat_assessment_requests" ("tenant_id", "created_date_time", "id")`,
+    );
+    await queryRunner.query(
+      `CREATE INDEX "ix_threat_assessment_requests_kind_unused" ON "threat_assessment_requests" ("kind") WHERE false`,
+    );
     await queryRunner.query(`
       CREATE TABLE "threat_assessment_results" (
         "id" uuid NOT NULL,
@@ -48,12 +52,18 @@ export class CreateThreatAssessmentTables1795940720736 implements MigrationInter
         CONSTRAINT "pk_threat_assessment_results" PRIMARY KEY ("id")
       )
     `);
-    await queryRunner.query(`CREATE INDEX "ix_threat_assessment_results_tenant_request_created" ON "threat_assessment_results" ("tenant_id", "request_id", "created_date_time", "id")`);
-    await queryRunner.query(`ALTER TABLE "threat_assessment_results" ADD CONSTRAINT "fk_threat_assessment_results_request" FOREIGN KEY ("request_id", "tenant_id") REFERENCES "threat_assessment_requests"("id","tenant_id") ON DELETE CASCADE ON UPDATE NO ACTION`);
+    await queryRunner.query(
+      `CREATE INDEX "ix_threat_assessment_results_tenant_request_created" ON "threat_assessment_results" ("tenant_id", "request_id", "created_date_time", "id")`,
+    );
+    await queryRunner.query(
+      `ALTER TABLE "threat_assessment_results" ADD CONSTRAINT "fk_threat_assessment_results_request" FOREIGN KEY ("request_id", "tenant_id") REFERENCES "threat_assessment_requests"("id","tenant_id") ON DELETE CASCADE ON UPDATE NO ACTION`,
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`ALTER TABLE "threat_assessment_results" DROP CONSTRAINT "fk_threat_assessment_results_request"`);
+    await queryRunner.query(
+      `ALTER TABLE "threat_assessment_results" DROP CONSTRAINT "fk_threat_assessment_results_request"`,
+    );
     await queryRunner.query(`DROP INDEX "public"."ix_threat_assessment_results_tenant_request_created"`);
     await queryRunner.query(`DROP TABLE "threat_assessment_results"`);
     await queryRunner.query(`DROP INDEX "public"."ix_threat_assessment_requests_kind_unused"`);

@@ -3,4 +3,8 @@ import { AddThrottlingAndIdempotency1795942058525 } from './1795942058525-AddThr
 import { RequireFieldsPerRequestType1795943756611 } from './1795943756611-RequireFieldsPerRequestType.js';
 
 // Listed explicitly (no glob): the same list works from `dist/`, from the tests and from the CLI.
-export const MIGRATIONS = [CreateThreatAssessmentTables1795940720736, AddThrottlingAndIdempotency1795942058525, RequireFieldsPerRequestType1795943756611];
+export const MIGRATIONS = [
+  CreateThreatAssessmentTables1795940720736,
+  AddThrottlingAndIdempotency1795942058525,
+  RequireFieldsPerRequestType1795943756611,
+];

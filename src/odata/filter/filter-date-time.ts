@@ -2,8 +2,7 @@
  * OData's dateTimeOffset literal: seconds and fraction optional, `Z` or a `±hh:mm` offset required.
  * No nested quantifiers, so matching is linear.
  */
-export const DATE_TIME_SOURCE =
-  String.raw`(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,12}))?)?([Zz]|[+-]\d{2}:\d{2})`;
+export const DATE_TIME_SOURCE = String.raw`(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,12}))?)?([Zz]|[+-]\d{2}:\d{2})`;
 
 const WHOLE_DATE_TIME = new RegExp(`^${DATE_TIME_SOURCE}$`);
 

@@ -16,7 +16,11 @@ const TYPES = {
 const spec: FilterSpec = {
   fields: {
     contentType: { kind: 'enum', column: 'content_type', values: ['mail', 'url', 'file'] },
-    category: { kind: 'enum', column: 'category', values: ['undefined', 'spam', 'phishing', 'malware', 'unknownFutureValue'] },
+    category: {
+      kind: 'enum',
+      column: 'category',
+      values: ['undefined', 'spam', 'phishing', 'malware', 'unknownFutureValue'],
+    },
     status: { kind: 'enum', column: 'status', values: ['pending', 'completed'] },
     createdDateTime: { kind: 'dateTime', column: 'created_date_time' },
   },
@@ -33,7 +37,8 @@ const urlRequest = {
   createdDateTime: new Date('2026-01-01T00:00:00.123Z'),
 };
 
-const evaluate = (text: string, row: Record<string, unknown> = urlRequest): boolean => evaluateFilter(parseFilter(text), spec, row);
+const evaluate = (text: string, row: Record<string, unknown> = urlRequest): boolean =>
+  evaluateFilter(parseFilter(text), spec, row);
 
 describe('evaluateFilter', () => {
   it.each([
@@ -76,10 +81,12 @@ describe('evaluateFilter', () => {
   });
 
   it('throws a TypeError for a row lacking a value the filter reads', () => {
-    expect(() => evaluate("status eq 'pending'", { ...urlRequest, status: undefined })).toThrow(new TypeError("row['status'] must be a string"));
-    expect(() => evaluate('createdDateTime gt 2026-01-01T00:00:00Z', { ...urlRequest, createdDateTime: '2026-01-01T00:00:00Z' })).toThrow(
-      new TypeError("row['createdDateTime'] must be a Date"),
+    expect(() => evaluate("status eq 'pending'", { ...urlRequest, status: undefined })).toThrow(
+      new TypeError("row['status'] must be a string"),
     );
+    expect(() =>
+      evaluate('createdDateTime gt 2026-01-01T00:00:00Z', { ...urlRequest, createdDateTime: '2026-01-01T00:00:00Z' }),
+    ).toThrow(new TypeError("row['createdDateTime'] must be a Date"));
     expect(() => evaluate("isof('microsoft.graph.urlAssessmentRequest')", { status: 'pending' })).toThrow(
       new TypeError("row['@odata.type'] must be a string"),
     );
@@ -100,9 +107,21 @@ describe('date-time comparison', () => {
           const literalMs = BASE_MS + literalOffsetMs;
           const text = new Date(literalMs).toISOString().replace('Z', `${String(subMillisecond).padStart(9, '0')}Z`);
           const rowMs = literalMs + rowDelta;
-          const [row, literal] = [BigInt(rowMs) * 1_000_000_000n, BigInt(literalMs) * 1_000_000_000n + BigInt(subMillisecond)];
-          const exact = { eq: row === literal, ne: row !== literal, gt: row > literal, ge: row >= literal, lt: row < literal, le: row <= literal }[operator];
-          expect(evaluate(`createdDateTime ${operator} ${text}`, { ...urlRequest, createdDateTime: new Date(rowMs) })).toBe(exact);
+          const [row, literal] = [
+            BigInt(rowMs) * 1_000_000_000n,
+            BigInt(literalMs) * 1_000_000_000n + BigInt(subMillisecond),
+          ];
+          const exact = {
+            eq: row === literal,
+            ne: row !== literal,
+            gt: row > literal,
+            ge: row >= literal,
+            lt: row < literal,
+            le: row <= literal,
+          }[operator];
+          expect(
+            evaluate(`createdDateTime ${operator} ${text}`, { ...urlRequest, createdDateTime: new Date(rowMs) }),
+          ).toBe(exact);
         },
       ),
       { numRuns: 2000 },
@@ -120,7 +139,8 @@ function runSql(sql: string, params: Record<string, unknown>, columns: Record<st
   let index = 0;
   const take = (expected?: string): string => {
     const token = tokens[index++];
-    if (token === undefined || (expected !== undefined && token !== expected)) throw new Error(`bad SQL at token ${index}: ${sql}`);
+    if (token === undefined || (expected !== undefined && token !== expected))
+      throw new Error(`bad SQL at token ${index}: ${sql}`);
     return token;
   };
   const parameter = (token: string): unknown => params[token.replace(/^:(\.\.\.)?/, '')];
@@ -196,22 +216,35 @@ const row = fc.record({
 
 /** A date-time near BASE_MS, sometimes finer than a millisecond, written in some offset. */
 const dateTimeLiteral = fc
-  .tuple(fc.integer({ min: -3, max: 3 }), fc.constantFrom('', '0000', '0001', '9999', '5'), fc.constantFrom(0, 120, -330))
+  .tuple(
+    fc.integer({ min: -3, max: 3 }),
+    fc.constantFrom('', '0000', '0001', '9999', '5'),
+    fc.constantFrom(0, 120, -330),
+  )
   .map(([delta, finer, offsetMinutes]) => {
     const local = new Date(BASE_MS + delta + offsetMinutes * 60_000).toISOString().slice(0, -1);
     const sign = offsetMinutes < 0 ? '-' : '+';
-    const offset = offsetMinutes === 0 ? 'Z' : `${sign}${String(Math.floor(Math.abs(offsetMinutes) / 60)).padStart(2, '0')}:${String(Math.abs(offsetMinutes) % 60).padStart(2, '0')}`;
+    const offset =
+      offsetMinutes === 0
+        ? 'Z'
+        : `${sign}${String(Math.floor(Math.abs(offsetMinutes) / 60)).padStart(2, '0')}:${String(Math.abs(offsetMinutes) % 60).padStart(2, '0')}`;
     return `${local}${finer}${offset}`;
   });
 
 const leaf = fc.oneof(
   ...['contentType', 'category', 'status'].map((property) =>
     fc.oneof(
-      fc.tuple(fc.constantFrom('eq', 'ne'), fc.constantFrom(...enumValues(property))).map(([operator, value]) => `${property} ${operator} '${value}'`),
-      fc.uniqueArray(fc.constantFrom(...enumValues(property)), { minLength: 1 }).map((values) => `${property} in (${values.map((value) => `'${value}'`).join(', ')})`),
+      fc
+        .tuple(fc.constantFrom('eq', 'ne'), fc.constantFrom(...enumValues(property)))
+        .map(([operator, value]) => `${property} ${operator} '${value}'`),
+      fc
+        .uniqueArray(fc.constantFrom(...enumValues(property)), { minLength: 1 })
+        .map((values) => `${property} in (${values.map((value) => `'${value}'`).join(', ')})`),
     ),
   ),
-  fc.tuple(fc.constantFrom(...operators), dateTimeLiteral).map(([operator, literal]) => `createdDateTime ${operator} ${literal}`),
+  fc
+    .tuple(fc.constantFrom(...operators), dateTimeLiteral)
+    .map(([operator, literal]) => `createdDateTime ${operator} ${literal}`),
   fc.constantFrom(...Object.keys(TYPES)).map((type) => `isof('${type}')`),
 );
 
@@ -221,8 +254,12 @@ const { expression } = fc.letrec<{ expression: string }>((tie) => ({
     leaf,
     tie('expression').map((inner) => `not (${inner})`),
     tie('expression').map((inner) => `not ${inner}`),
-    fc.tuple(tie('expression'), fc.constantFrom('and', 'or'), tie('expression')).map(([left, keyword, right]) => `(${left} ${keyword} ${right})`),
-    fc.tuple(tie('expression'), fc.constantFrom('and', 'or'), tie('expression')).map(([left, keyword, right]) => `${left} ${keyword} ${right}`),
+    fc
+      .tuple(tie('expression'), fc.constantFrom('and', 'or'), tie('expression'))
+      .map(([left, keyword, right]) => `(${left} ${keyword} ${right})`),
+    fc
+      .tuple(tie('expression'), fc.constantFrom('and', 'or'), tie('expression'))
+      .map(([left, keyword, right]) => `${left} ${keyword} ${right}`),
   ),
 }));
 

@@ -6,7 +6,10 @@ const canonical = (text: string): string => formatFilter(parseFilter(text));
 
 describe('formatFilter', () => {
   it.each([
-    ["  NOT(Status EQ 'it''s')AND(a eq 'x' OR b in('y' ,'z'))  ", "not Status eq 'it''s' and (a eq 'x' or b in ('y', 'z'))"],
+    [
+      "  NOT(Status EQ 'it''s')AND(a eq 'x' OR b in('y' ,'z'))  ",
+      "not Status eq 'it''s' and (a eq 'x' or b in ('y', 'z'))",
+    ],
     ["((a eq 'x'))", "a eq 'x'"],
     ["(a eq 'x' and b eq 'y') and c eq 'z'", "a eq 'x' and b eq 'y' and c eq 'z'"],
     ["a eq 'x' and (b eq 'y' and c eq 'z')", "a eq 'x' and (b eq 'y' and c eq 'z')"],

@@ -8,7 +8,8 @@ import type { ComparisonOperator, FilterLiteral, FilterNode } from './filter.typ
 
 /** A fully parenthesized rendering, so that tests read the tree's shape at a glance. */
 function shape(node: FilterNode): string {
-  const literal = (value: FilterLiteral): string => (value.type === 'string' ? `'${value.value}'` : `dt:${value.value}`);
+  const literal = (value: FilterLiteral): string =>
+    value.type === 'string' ? `'${value.value}'` : `dt:${value.value}`;
   switch (node.kind) {
     case 'and':
     case 'or':
@@ -76,8 +77,12 @@ describe('parseFilter', () => {
 
   describe('precedence', () => {
     it('binds and tighter than or', () => {
-      expect(shape(parseFilter("a eq 'x' or b eq 'y' and c eq 'z'"))).toBe("([a eq 'x'] or ([b eq 'y'] and [c eq 'z']))");
-      expect(shape(parseFilter("a eq 'x' and b eq 'y' or c eq 'z'"))).toBe("(([a eq 'x'] and [b eq 'y']) or [c eq 'z'])");
+      expect(shape(parseFilter("a eq 'x' or b eq 'y' and c eq 'z'"))).toBe(
+        "([a eq 'x'] or ([b eq 'y'] and [c eq 'z']))",
+      );
+      expect(shape(parseFilter("a eq 'x' and b eq 'y' or c eq 'z'"))).toBe(
+        "(([a eq 'x'] and [b eq 'y']) or [c eq 'z'])",
+      );
     });
 
     it('binds not to the comparison after it, tighter than and', () => {
@@ -86,14 +91,20 @@ describe('parseFilter', () => {
     });
 
     it('associates and and or to the left', () => {
-      expect(shape(parseFilter("a eq '1' and b eq '2' and c eq '3'"))).toBe("(([a eq '1'] and [b eq '2']) and [c eq '3'])");
+      expect(shape(parseFilter("a eq '1' and b eq '2' and c eq '3'"))).toBe(
+        "(([a eq '1'] and [b eq '2']) and [c eq '3'])",
+      );
       expect(shape(parseFilter("a eq '1' or b eq '2' or c eq '3'"))).toBe("(([a eq '1'] or [b eq '2']) or [c eq '3'])");
     });
 
     it('lets parentheses override precedence, leaving no node of their own', () => {
-      expect(shape(parseFilter("(a eq 'x' or b eq 'y') and c eq 'z'"))).toBe("(([a eq 'x'] or [b eq 'y']) and [c eq 'z'])");
+      expect(shape(parseFilter("(a eq 'x' or b eq 'y') and c eq 'z'"))).toBe(
+        "(([a eq 'x'] or [b eq 'y']) and [c eq 'z'])",
+      );
       expect(shape(parseFilter("not (a eq 'x' or b eq 'y')"))).toBe("(not ([a eq 'x'] or [b eq 'y']))");
-      expect(shape(parseFilter("a eq '1' and (b eq '2' and c eq '3')"))).toBe("([a eq '1'] and ([b eq '2'] and [c eq '3']))");
+      expect(shape(parseFilter("a eq '1' and (b eq '2' and c eq '3')"))).toBe(
+        "([a eq '1'] and ([b eq '2'] and [c eq '3']))",
+      );
       expect(shape(parseFilter("((((a eq 'x'))))"))).toBe("[a eq 'x']");
     });
 
@@ -148,7 +159,9 @@ describe('parseFilter', () => {
       '2026-01-01T00:00:00.123-05:30',
       '2026-01-01t00:00:00z',
     ])('reads %s unquoted, keeping its text', (text) => {
-      expect(parseFilter(`createdDateTime ge ${text}`)).toMatchObject({ value: { type: 'dateTime', value: text, position: 19 } });
+      expect(parseFilter(`createdDateTime ge ${text}`)).toMatchObject({
+        value: { type: 'dateTime', value: text, position: 19 },
+      });
     });
 
     it('reads a quoted date-time as a string, for the compiler to interpret', () => {
@@ -158,7 +171,9 @@ describe('parseFilter', () => {
     });
 
     it('ends a date-time at a closing parenthesis', () => {
-      expect(shape(parseFilter('(createdDateTime gt 2026-01-01T00:00:00Z)'))).toBe('[createdDateTime gt dt:2026-01-01T00:00:00Z]');
+      expect(shape(parseFilter('(createdDateTime gt 2026-01-01T00:00:00Z)'))).toBe(
+        '[createdDateTime gt dt:2026-01-01T00:00:00Z]',
+      );
     });
   });
 
@@ -169,7 +184,11 @@ describe('parseFilter', () => {
       'isof(microsoft.graph.urlAssessmentRequest)',
       "ISOF( 'microsoft.graph.urlAssessmentRequest' )",
     ])('reads %s', (text) => {
-      expect(parseFilter(text)).toEqual({ kind: 'isof', typeName: 'microsoft.graph.urlAssessmentRequest', position: 0 });
+      expect(parseFilter(text)).toEqual({
+        kind: 'isof',
+        typeName: 'microsoft.graph.urlAssessmentRequest',
+        position: 0,
+      });
     });
 
     it('combines with comparisons and not', () => {
@@ -192,17 +211,47 @@ describe('parseFilter', () => {
       ["status eq 'a' & b", "Unexpected character '&' at position 14"],
       // Positions count UTF-16 code units, like JavaScript string offsets.
       ["a eq '\u{1F600}' \u{1F600}", "Unexpected character '\u{1F600}' at position 10"],
-      ['createdDateTime gt 2026-01-01', 'Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm'],
-      ['createdDateTime gt 2026-01-01T00:00:00', 'Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm'],
-      ['createdDateTime gt 2026-01-01T00:00:00Zx', 'Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm'],
-      ['createdDateTime gt 2026-01-01T00:00:00.1234567890123Z', 'Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm'],
-      ['status eq 1', 'Invalid date-time literal at position 10; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm'],
-      ['createdDateTime gt 2026-01-01T00:00:00 01:00', "Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm; a '+' in a URL reads as a space: send it as %2B"],
-      ['createdDateTime gt 2026-01-01T00:00 05:30 and x', "Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm; a '+' in a URL reads as a space: send it as %2B"],
-      ["eq 'a'", "Expected an operator (eq, ne, gt, ge, lt, le or in) after 'eq' at position 3, found a string literal"],
+      [
+        'createdDateTime gt 2026-01-01',
+        'Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm',
+      ],
+      [
+        'createdDateTime gt 2026-01-01T00:00:00',
+        'Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm',
+      ],
+      [
+        'createdDateTime gt 2026-01-01T00:00:00Zx',
+        'Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm',
+      ],
+      [
+        'createdDateTime gt 2026-01-01T00:00:00.1234567890123Z',
+        'Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm',
+      ],
+      [
+        'status eq 1',
+        'Invalid date-time literal at position 10; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm',
+      ],
+      [
+        'createdDateTime gt 2026-01-01T00:00:00 01:00',
+        "Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm; a '+' in a URL reads as a space: send it as %2B",
+      ],
+      [
+        'createdDateTime gt 2026-01-01T00:00 05:30 and x',
+        "Invalid date-time literal at position 19; expected YYYY-MM-DDThh:mm[:ss[.fffffff]] followed by Z or ±hh:mm; a '+' in a URL reads as a space: send it as %2B",
+      ],
+      [
+        "eq 'a'",
+        "Expected an operator (eq, ne, gt, ge, lt, le or in) after 'eq' at position 3, found a string literal",
+      ],
       ["'a' eq status", "Expected a property, 'not', 'isof' or '(' at position 0, found a string literal"],
-      ["status has 'a'", "Expected an operator (eq, ne, gt, ge, lt, le or in) after 'status' at position 7, found 'has'"],
-      ['status', "Expected an operator (eq, ne, gt, ge, lt, le or in) after 'status' at position 6, found the end of $filter"],
+      [
+        "status has 'a'",
+        "Expected an operator (eq, ne, gt, ge, lt, le or in) after 'status' at position 7, found 'has'",
+      ],
+      [
+        'status',
+        "Expected an operator (eq, ne, gt, ge, lt, le or in) after 'status' at position 6, found the end of $filter",
+      ],
       ['status eq', 'Expected a literal at position 9, found the end of $filter'],
       ['status eq pending', "Expected a literal at position 10: found 'pending'; string values take single quotes"],
       ['status eq null', "Expected a literal at position 10: 'null' is not supported here"],
@@ -211,13 +260,16 @@ describe('parseFilter', () => {
       ["status eq 'a' xor b eq 'c'", "Expected 'and', 'or' or the end of $filter at position 14, found 'xor'"],
       ["status eq 'a')", "Expected 'and', 'or' or the end of $filter at position 13, found ')'"],
       ["status eq 'a' and", "Expected a property, 'not', 'isof' or '(' at position 17, found the end of $filter"],
-      ["and status eq 'a'", "Expected an operator (eq, ne, gt, ge, lt, le or in) after 'and' at position 4, found 'status'"],
-      ["not", "Expected a property, 'not', 'isof' or '(' at position 3, found the end of $filter"],
+      [
+        "and status eq 'a'",
+        "Expected an operator (eq, ne, gt, ge, lt, le or in) after 'and' at position 4, found 'status'",
+      ],
+      ['not', "Expected a property, 'not', 'isof' or '(' at position 3, found the end of $filter"],
       ["(status eq 'pending'", "Expected ')' at position 20"],
       ["(status eq 'pending' xor", "Expected ')' at position 21"],
       ['()', "Expected a property, 'not', 'isof' or '(' at position 1, found ')'"],
       ["status in 'a'", "Expected '(' after 'in' at position 10"],
-      ['status in ()', 'Expected a literal at position 11, found \')\''],
+      ['status in ()', "Expected a literal at position 11, found ')'"],
       ["status in ('a' 'b')", "Expected ',' or ')' at position 15"],
       ["status in ('a',)", "Expected a literal at position 15, found ')'"],
       ["startswith(status,'a')", "Function 'startswith' is not supported in $filter at position 0"],
@@ -231,7 +283,10 @@ describe('parseFilter', () => {
 
     it('echoes at most 40 characters of a long token', () => {
       const property = 'p'.repeat(500);
-      expectRejected(`${property} has 'a'`, `Expected an operator (eq, ne, gt, ge, lt, le or in) after '${'p'.repeat(40)}…' at position 501, found 'has'`);
+      expectRejected(
+        `${property} has 'a'`,
+        `Expected an operator (eq, ne, gt, ge, lt, le or in) after '${'p'.repeat(40)}…' at position 501, found 'has'`,
+      );
     });
   });
 
@@ -247,11 +302,17 @@ describe('parseFilter', () => {
 
     it('accepts nesting depth 10 and rejects 11, counting parentheses and not', () => {
       expect(shape(parseFilter(`${'('.repeat(10)}a eq 'x'${')'.repeat(10)}`))).toBe("[a eq 'x']");
-      expectRejected(`${'('.repeat(11)}a eq 'x'${')'.repeat(11)}`, '$filter nests more than 10 levels deep at position 10');
+      expectRejected(
+        `${'('.repeat(11)}a eq 'x'${')'.repeat(11)}`,
+        '$filter nests more than 10 levels deep at position 10',
+      );
       expect(parseFilter(`${'not '.repeat(10)}a eq 'x'`)).toMatchObject({ kind: 'not' });
       expectRejected(`${'not '.repeat(11)}a eq 'x'`, '$filter nests more than 10 levels deep at position 40');
       expect(parseFilter(`${'not ('.repeat(5)}a eq 'x'${')'.repeat(5)}`)).toMatchObject({ kind: 'not' });
-      expectRejected(`${'not ('.repeat(5)}not a eq 'x'${')'.repeat(5)}`, '$filter nests more than 10 levels deep at position 25');
+      expectRejected(
+        `${'not ('.repeat(5)}not a eq 'x'${')'.repeat(5)}`,
+        '$filter nests more than 10 levels deep at position 25',
+      );
     });
 
     it('does not count the parentheses of in and isof as nesting', () => {
@@ -264,12 +325,18 @@ describe('parseFilter', () => {
         Array.from({ length: count }, (_, index) => [`a eq '${index}'`, `b in ('x','y','z')`, "isof('t')"][index % 3]);
       expect(parseFilter(terms(50).join(' or '))).toMatchObject({ kind: 'or' });
       const text = terms(51).join(' or ');
-      expectRejected(text, `$filter has more than 50 comparisons; the next one is at position ${text.lastIndexOf('isof')}`);
+      expectRejected(
+        text,
+        `$filter has more than 50 comparisons; the next one is at position ${text.lastIndexOf('isof')}`,
+      );
     });
 
     it('rejects an in list of 51 items', () => {
       const items = Array.from({ length: 51 }, (_, index) => `'${index}'`).join(',');
-      expectRejected(`status in (${items})`, `'in' takes at most 50 values; more at position ${`status in (${items})`.lastIndexOf("'50'")}`);
+      expectRejected(
+        `status in (${items})`,
+        `'in' takes at most 50 values; more at position ${`status in (${items})`.lastIndexOf("'50'")}`,
+      );
     });
 
     it.each([
@@ -296,13 +363,18 @@ const identifier = fc
 
 const trickyString = fc.oneof(
   fc.string({ maxLength: 12 }),
-  fc.string({ unit: fc.constantFrom("'", "''", '"', ';', '--', ' ', '(', ')', ',', 'or', 'eq', '\n', '/*', 'é', '\u{1F600}'), maxLength: 8 }),
+  fc.string({
+    unit: fc.constantFrom("'", "''", '"', ';', '--', ' ', '(', ')', ',', 'or', 'eq', '\n', '/*', 'é', '\u{1F600}'),
+    maxLength: 8,
+  }),
   fc.string({ unit: 'binary', maxLength: 6 }),
 );
 
 const literal: fc.Arbitrary<FilterLiteral> = fc.oneof(
   trickyString.map((value) => ({ type: 'string' as const, value, position: 0 })),
-  fc.stringMatching(new RegExp(`^${DATE_TIME_SOURCE}$`)).map((value) => ({ type: 'dateTime' as const, value, position: 0 })),
+  fc
+    .stringMatching(new RegExp(`^${DATE_TIME_SOURCE}$`))
+    .map((value) => ({ type: 'dateTime' as const, value, position: 0 })),
 );
 
 const { node: filterNode } = fc.letrec<{ node: FilterNode }>((tie) => ({
@@ -316,8 +388,17 @@ const { node: filterNode } = fc.letrec<{ node: FilterNode }>((tie) => ({
       value: literal,
       position: fc.constant(0),
     }),
-    fc.record({ kind: fc.constant('in' as const), property: identifier, values: fc.array(literal, { minLength: 1, maxLength: 3 }), position: fc.constant(0) }),
-    fc.record({ kind: fc.constant('isof' as const), typeName: trickyString.filter((name) => !name.startsWith('#')), position: fc.constant(0) }),
+    fc.record({
+      kind: fc.constant('in' as const),
+      property: identifier,
+      values: fc.array(literal, { minLength: 1, maxLength: 3 }),
+      position: fc.constant(0),
+    }),
+    fc.record({
+      kind: fc.constant('isof' as const),
+      typeName: trickyString.filter((name) => !name.startsWith('#')),
+      position: fc.constant(0),
+    }),
     fc.record({ kind: fc.constant('not' as const), operand: tie('node') }),
     fc.record({ kind: fc.constantFrom('and' as const, 'or' as const), left: tie('node'), right: tie('node') }),
   ),

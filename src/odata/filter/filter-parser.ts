@@ -119,7 +119,9 @@ class Parser {
     const node = this.parseOr(0);
     const next = this.peek();
     if (next.type !== 'end') {
-      throw filterError(`Expected 'and', 'or' or the end of $filter at position ${next.position}, found ${describe(next)}`);
+      throw filterError(
+        `Expected 'and', 'or' or the end of $filter at position ${next.position}, found ${describe(next)}`,
+      );
     }
     return node;
   }
@@ -159,7 +161,9 @@ class Parser {
       if (isKeyword(token, 'isof')) return this.parseIsof(token.position);
       throw filterError(`Function ${quote(token.text)} is not supported in $filter at position ${token.position}`);
     }
-    throw filterError(`Expected a property, 'not', 'isof' or '(' at position ${token.position}, found ${describe(token)}`);
+    throw filterError(
+      `Expected a property, 'not', 'isof' or '(' at position ${token.position}, found ${describe(token)}`,
+    );
   }
 
   private parseComparison(property: string, position: number): FilterNode {
@@ -177,7 +181,13 @@ class Parser {
     }
     this.index += 1;
     this.count(position);
-    return { kind: 'compare', property, operator: operator as ComparisonOperator, value: this.parseLiteral(), position };
+    return {
+      kind: 'compare',
+      property,
+      operator: operator as ComparisonOperator,
+      value: this.parseLiteral(),
+      position,
+    };
   }
 
   private parseList(): FilterLiteral[] {
@@ -185,7 +195,9 @@ class Parser {
     const values: FilterLiteral[] = [];
     do {
       if (values.length === FILTER_LIMITS.maxInItems) {
-        throw filterError(`'in' takes at most ${FILTER_LIMITS.maxInItems} values; more at position ${this.peek().position}`);
+        throw filterError(
+          `'in' takes at most ${FILTER_LIMITS.maxInItems} values; more at position ${this.peek().position}`,
+        );
       }
       values.push(this.parseLiteral());
     } while (this.accept(','));

@@ -68,13 +68,19 @@ function fieldOf(spec: FilterSpec, property: string, position: number): FilterFi
 const operatorError = (operator: string, property: string, position: number): Error =>
   filterError(`'${operator}' is not supported on ${quote(property)} (at position ${position})`);
 
-function enumValue(field: Extract<FilterFieldSpec, { kind: 'enum' }>, property: string, literal: FilterLiteral): string {
+function enumValue(
+  field: Extract<FilterFieldSpec, { kind: 'enum' }>,
+  property: string,
+  literal: FilterLiteral,
+): string {
   if (literal.type !== 'string') {
     throw filterError(`${quote(property)} takes a quoted string, not a date-time, at position ${literal.position}`);
   }
   if (field.values.includes(literal.value)) return literal.value;
   const hint = suggest(literal.value, field.values, 'expected one of');
-  throw filterError(`${quote(literal.value)} is not a value of ${quote(property)} at position ${literal.position}${hint}`);
+  throw filterError(
+    `${quote(literal.value)} is not a value of ${quote(property)} at position ${literal.position}${hint}`,
+  );
 }
 
 /**
@@ -92,8 +98,13 @@ function compareDateTime(
     const where = `for ${quote(property)} at position ${literal.position}`;
     throw filterError(`Invalid date-time ${quote(literal.value)} ${where}; expected ${DATE_TIME_FORMAT_HINT}`);
   }
-  const at = (comparison: ComparisonOperator): CheckedFilter =>
-    ({ kind: 'compare', property, column, operator: comparison, value: new Date(instant.floorMs) });
+  const at = (comparison: ComparisonOperator): CheckedFilter => ({
+    kind: 'compare',
+    property,
+    column,
+    operator: comparison,
+    value: new Date(instant.floorMs),
+  });
   if (!instant.hasSubMillisecond) return at(operator);
   switch (operator) {
     case 'eq':

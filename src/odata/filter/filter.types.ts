@@ -26,7 +26,12 @@ export type FilterNode =
       readonly value: FilterLiteral;
       readonly position: number;
     }
-  | { readonly kind: 'in'; readonly property: string; readonly values: readonly FilterLiteral[]; readonly position: number }
+  | {
+      readonly kind: 'in';
+      readonly property: string;
+      readonly values: readonly FilterLiteral[];
+      readonly position: number;
+    }
   /** `typeName` without the optional leading `#`, e.g. `microsoft.graph.urlAssessmentRequest`. */
   | { readonly kind: 'isof'; readonly typeName: string; readonly position: number };
 

@@ -57,7 +57,9 @@ export class CreateEmailFileAssessmentRequestDto {
   @RecipientEmailField()
   recipientEmail!: string;
 
-  @ContentDataField('Base64 encoded .eml email file content. It is not stored (only its size and SHA-256), so it cannot be read back: responses carry "".')
+  @ContentDataField(
+    'Base64 encoded .eml email file content. It is not stored (only its size and SHA-256), so it cannot be read back: responses carry "".',
+  )
   contentData!: string;
 
   @DestinationRoutingReasonField()
@@ -78,7 +80,9 @@ export class CreateFileAssessmentRequestDto {
   @FileNameField()
   fileName!: string;
 
-  @ContentDataField('Base64 encoded file content. It is not stored (only its size and SHA-256), so it cannot be read back: responses carry "".')
+  @ContentDataField(
+    'Base64 encoded file content. It is not stored (only its size and SHA-256), so it cannot be read back: responses carry "".',
+  )
   contentData!: string;
 }
 

@@ -1,6 +1,17 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Equals, IsBase64, IsEmail, IsIn, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, MaxLength } from 'class-validator';
+import {
+  Equals,
+  IsBase64,
+  IsEmail,
+  IsIn,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  MaxLength,
+} from 'class-validator';
 import {
   MAIL_DESTINATION_ROUTING_REASONS,
   THREAT_CATEGORIES,
@@ -27,7 +38,9 @@ export const ExpectedAssessmentField = () =>
       example: 'block',
       description: 'The expected assessment from submitter. Possible values are: `block`, `unblock`.',
     }),
-    IsIn(THREAT_EXPECTED_ASSESSMENTS, { message: `expectedAssessment must be one of ${THREAT_EXPECTED_ASSESSMENTS.join(', ')}` }),
+    IsIn(THREAT_EXPECTED_ASSESSMENTS, {
+      message: `expectedAssessment must be one of ${THREAT_EXPECTED_ASSESSMENTS.join(', ')}`,
+    }),
   );
 
 export const CategoryField = () =>
@@ -43,7 +56,11 @@ export const CategoryField = () =>
 
 export const RecipientEmailField = () =>
   applyDecorators(
-    ApiProperty({ description: 'The mail recipient whose policies are used to assess the mail.', example: 'tifc@contoso.com', maxLength: 320 }),
+    ApiProperty({
+      description: 'The mail recipient whose policies are used to assess the mail.',
+      example: 'tifc@contoso.com',
+      maxLength: 320,
+    }),
     IsString(),
     MaxLength(320),
     IsEmail({}, { message: 'recipientEmail must be an email address' }),

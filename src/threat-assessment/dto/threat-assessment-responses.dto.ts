@@ -1,4 +1,10 @@
-import { ApiExtraModels, ApiProperty, type ApiPropertyOptions, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import {
+  ApiExtraModels,
+  ApiProperty,
+  type ApiPropertyOptions,
+  ApiPropertyOptional,
+  getSchemaPath,
+} from '@nestjs/swagger';
 import {
   type MailDestinationRoutingReason,
   RESULT_ODATA_TYPE,
@@ -18,10 +24,16 @@ import {
 
 /** Graph's identity: a user or an application. */
 export class IdentityDto {
-  @ApiProperty({ description: 'The identifier of the identity (`oid` of a user, the client id of an application).', example: 'c52ce8db-3e4b-4181-93c4-7d6b6bffaf60' })
+  @ApiProperty({
+    description: 'The identifier of the identity (`oid` of a user, the client id of an application).',
+    example: 'c52ce8db-3e4b-4181-93c4-7d6b6bffaf60',
+  })
   id!: string;
 
-  @ApiPropertyOptional({ description: 'The display name of the identity, when the token carries one.', example: 'Ronald Admin' })
+  @ApiPropertyOptional({
+    description: 'The display name of the identity, when the token carries one.',
+    example: 'Ronald Admin',
+  })
   displayName?: string;
 }
 
@@ -35,10 +47,14 @@ export class IdentitySetDto {
 }
 
 /** On a single entity (create, get); never on the items of a collection. */
-const ENTITY_CONTEXT = { name: '@odata.context', description: 'The entity\'s `$metadata` context URL. Only on a single entity (create, get), not on collection items.' };
+const ENTITY_CONTEXT = {
+  name: '@odata.context',
+  description: "The entity's `$metadata` context URL. Only on a single entity (create, get), not on collection items.",
+};
 const CREATED_DATE_TIME = {
   format: 'date-time',
-  description: 'The Timestamp type represents date and time information using ISO 8601 format and is always in UTC time. For example, midnight UTC on Jan 1, 2014 is 2014-01-01T00:00:00Z.',
+  description:
+    'The Timestamp type represents date and time information using ISO 8601 format and is always in UTC time. For example, midnight UTC on Jan 1, 2014 is 2014-01-01T00:00:00Z.',
 };
 
 /** Graph's threatAssessmentResult: the result of a threat assessment (a policy check or a rescan). */
@@ -62,7 +78,8 @@ export class ThreatAssessmentResultDto {
   @ApiProperty({
     enum: THREAT_ASSESSMENT_RESULT_TYPES,
     enumName: 'threatAssessmentResultType',
-    description: 'The threat assessment result type. Possible values are: `checkPolicy` (only for mail assessment), `rescan`.',
+    description:
+      'The threat assessment result type. Possible values are: `checkPolicy` (only for mail assessment), `rescan`.',
   })
   resultType!: ThreatAssessmentResultType;
 
@@ -88,7 +105,8 @@ class ThreatAssessmentRequestFieldsDto {
   @ApiProperty({
     enum: THREAT_ASSESSMENT_CONTENT_TYPES,
     enumName: 'threatAssessmentContentType',
-    description: 'The content type of threat assessment, derived from the type: mail and email file requests are `mail`.',
+    description:
+      'The content type of threat assessment, derived from the type: mail and email file requests are `mail`.',
   })
   contentType!: ThreatAssessmentContentType;
 
@@ -99,7 +117,11 @@ class ThreatAssessmentRequestFieldsDto {
   })
   expectedAssessment!: ThreatExpectedAssessment;
 
-  @ApiProperty({ enum: THREAT_CATEGORIES, enumName: 'threatCategory', description: 'The threat category. Possible values are: `spam`, `phishing`, `malware`.' })
+  @ApiProperty({
+    enum: THREAT_CATEGORIES,
+    enumName: 'threatCategory',
+    description: 'The threat category. Possible values are: `spam`, `phishing`, `malware`.',
+  })
   category!: ThreatCategory;
 
   @ApiProperty({
@@ -133,7 +155,10 @@ class ThreatAssessmentRequestFieldsDto {
   results?: ThreatAssessmentResultDto[];
 }
 
-const RECIPIENT_EMAIL = { description: 'The mail recipient whose policies are used to assess the mail.', example: 'tifc@contoso.com' };
+const RECIPIENT_EMAIL = {
+  description: 'The mail recipient whose policies are used to assess the mail.',
+  example: 'tifc@contoso.com',
+};
 /**
  * The named enum or null, written as Graph's own OpenAPI writes a nullable enum (`anyOf` the enum and a
  * nullable placeholder): `nullable` beside a `$ref` would mean nothing in OpenAPI 3.0.
@@ -142,7 +167,10 @@ const DESTINATION_ROUTING_REASON: ApiPropertyOptions = {
   anyOf: [{ $ref: getSchemaPath('mailDestinationRoutingReason') }, { type: 'object', nullable: true }],
   description: 'The reason for mail routed to its destination, as posted; `null` when none was sent.',
 };
-const CONTENT_DATA = { enum: [''] as string[], description: 'The content is never stored in clear nor returned: always "".' };
+const CONTENT_DATA = {
+  enum: [''] as string[],
+  description: 'The content is never stored in clear nor returned: always "".',
+};
 
 /** Graph's mailAssessmentRequest: a mail message in a mailbox, assessed against the recipient's policies. */
 export class MailAssessmentRequestDto extends ThreatAssessmentRequestFieldsDto {
@@ -196,10 +224,7 @@ export class UrlAssessmentRequestDto extends ThreatAssessmentRequestFieldsDto {
 }
 
 export type ThreatAssessmentRequestDto =
-  | MailAssessmentRequestDto
-  | EmailFileAssessmentRequestDto
-  | FileAssessmentRequestDto
-  | UrlAssessmentRequestDto;
+  MailAssessmentRequestDto | EmailFileAssessmentRequestDto | FileAssessmentRequestDto | UrlAssessmentRequestDto;
 
 export const REQUEST_RESPONSE_DTOS = [
   MailAssessmentRequestDto,
@@ -236,7 +261,8 @@ const COUNT = {
 const NEXT_LINK = {
   name: '@odata.nextLink',
   format: 'uri',
-  description: 'Present exactly when more items exist: an absolute URL that repeats the options and adds `$skiptoken`. Follow it as is.',
+  description:
+    'Present exactly when more items exist: an absolute URL that repeats the options and adds `$skiptoken`. Follow it as is.',
 };
 
 /** A page of threatAssessmentRequests. */
@@ -270,6 +296,9 @@ export class ThreatAssessmentResultCollectionDto {
   @ApiPropertyOptional(NEXT_LINK)
   '@odata.nextLink'?: string;
 
-  @ApiProperty({ type: [ThreatAssessmentResultDto], description: 'At most `$top` results, oldest first unless `$orderby` says otherwise.' })
+  @ApiProperty({
+    type: [ThreatAssessmentResultDto],
+    description: 'At most `$top` results, oldest first unless `$orderby` says otherwise.',
+  })
   value!: ThreatAssessmentResultDto[];
 }

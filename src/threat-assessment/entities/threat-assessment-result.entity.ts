@@ -20,8 +20,16 @@ export class ThreatAssessmentResultEntity {
   @ManyToOne(() => ThreatAssessmentRequestEntity, { onDelete: 'CASCADE', nullable: false })
   // The composite key also serves the cascade: deleting a request finds its results by index.
   @JoinColumn([
-    { name: 'tenant_id', referencedColumnName: 'tenantId', foreignKeyConstraintName: 'fk_threat_assessment_results_request' },
-    { name: 'request_id', referencedColumnName: 'id', foreignKeyConstraintName: 'fk_threat_assessment_results_request' },
+    {
+      name: 'tenant_id',
+      referencedColumnName: 'tenantId',
+      foreignKeyConstraintName: 'fk_threat_assessment_results_request',
+    },
+    {
+      name: 'request_id',
+      referencedColumnName: 'id',
+      foreignKeyConstraintName: 'fk_threat_assessment_results_request',
+    },
   ])
   request?: Relation<ThreatAssessmentRequestEntity>;
 
