@@ -1,10 +1,10 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { DatabaseLifecycle } from './database-lifecycle.service.js';
-import { DatabaseReadyInterceptor } from './database-ready.interceptor.js';
+import { DatabaseReadyGuard } from './database-ready.guard.js';
 
 @Global()
 @Module({})
@@ -24,7 +24,7 @@ export class DatabaseModule {
           manualInitialization: true,
         }),
       ],
-      providers: [DatabaseLifecycle, { provide: APP_INTERCEPTOR, useClass: DatabaseReadyInterceptor }],
+      providers: [DatabaseLifecycle, { provide: APP_GUARD, useClass: DatabaseReadyGuard }],
       exports: [DatabaseLifecycle],
     };
   }

@@ -6,10 +6,8 @@ import { uuidv7 } from '../database/uuid-v7.js';
 import { IdempotencyKeys } from '../idempotency/idempotency-keys.service.js';
 import type { IdempotencyClaim } from '../idempotency/idempotency.js';
 import { Throttler } from '../throttling/throttler.service.js';
-import { toPositional } from '../database/positional-params.js';
 import { preparedQuery } from '../database/prepared-query.js';
-import { compileFilter, parseFilter } from '../odata/filter/index.js';
-import type { Page } from '../odata/keyset.js';
+import { type Page, pageConditions, pageOf } from '../odata/keyset.js';
 import type { CollectionQuery } from '../odata/query-options.js';
 import type { KeysetPosition } from '../odata/skiptoken.js';
 import type { CreateThreatAssessmentResultDto } from './dto/create-threat-assessment-result.dto.js';
@@ -140,18 +138,8 @@ export class ThreatAssessmentResultsService {
     after?: KeysetPosition,
   ): Promise<Page<ThreatAssessmentResultEntity> & { count?: number }> {
     const values: unknown[] = [caller.tenantId, requestId, query.top + 1, query.skip];
-    let where = '';
-    if (query.filter !== undefined) {
-      const compiled = compileFilter(parseFilter(query.filter), RESULTS_FILTER, 'x');
-      const positional = toPositional(compiled.sql, compiled.params, values.length + 1);
-      values.push(...positional.values);
-      where += ` AND (${positional.sql})`;
-    }
+    const where = pageConditions('x', values, RESULTS_FILTER, query.filter, query.order, after);
     const direction = query.order === 'asc' ? 'ASC' : 'DESC';
-    if (after) {
-      values.push(after.createdDateTime, after.id);
-      where += ` AND (x.created_date_time, x.id) ${query.order === 'asc' ? '>' : '<'} ($${values.length - 1}, $${values.length})`;
-    }
     const text = `SELECT x.id, x.created_date_time, x.result_type, x.message
        FROM threat_assessment_requests p
        LEFT JOIN LATERAL (
