@@ -144,7 +144,7 @@ export class ThreatAssessmentRequestsService {
       filter === undefined
         ? await preparedQuery(this.dataSource, 'count_threat_assessment_requests', text, values)
         : await this.dataSource.query(text, values);
-    return rows[0]!.n;
+    return rows[0].n;
   }
 
   async get(caller: Caller, id: string, expandResults: boolean): Promise<RequestWithResults> {

@@ -162,12 +162,8 @@ export class ThreatAssessmentResultsService {
         : await this.dataSource.query(text, values);
     if (rows.length === 0) throw new ThreatAssessmentRequestNotFoundError(requestId);
     const results = rows.filter((row) => row.id !== null).map((row) => toEntity(caller.tenantId, requestId, row));
-    const items = results.slice(0, query.top);
-    const last = items.at(-1);
-    const next =
-      results.length > query.top && last ? { createdDateTime: last.createdDateTime, id: last.id } : undefined;
     const count = query.count ? await this.scoped(caller, requestId, query.filter).getCount() : undefined;
-    return { items, next, count };
+    return { ...pageOf(results, query.top), count };
   }
 
   async count(caller: Caller, requestId: string, filter?: string): Promise<number> {
