@@ -5,9 +5,10 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { FastifyServerOptions } from 'fastify';
-import { correlationHook, rewriteVersion } from './common/http/request-context.js';
+import { rewriteVersion, setCorrelation } from './common/http/request-context.js';
 import { clientErrorHandler } from './common/http/client-error.js';
 import { RouteTable } from './common/http/route-table.js';
+import { createShutdownGate } from './common/http/shutdown-gate.js';
 import { setSecurityHeaders } from './common/http/security-headers.js';
 import type { AppConfig } from './config/app-config.js';
 import { AppModule } from './app.module.js';
@@ -41,7 +42,8 @@ export function fastifyOptions(config: AppConfig): FastifyServerOptions {
     // `__proto__` and `constructor.prototype` keys are refused while parsing (400), never merged.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    return503OnClosing: true,
+    // Answered by configureApp's hook instead, in Graph's envelope with Retry-After.
+    return503OnClosing: false,
     clientErrorHandler,
     rewriteUrl: (raw) => {
       const { url, version } = rewriteVersion(raw.url ?? '/');
@@ -78,10 +80,13 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig): vo
   fastify.addHook('onRoute', app.get(RouteTable).onRoute);
   fastify.decorateRequest('clientRequestId', '');
   fastify.decorateRequest('apiVersion', 'v1.0');
+  const shutdownGate = createShutdownGate();
+  fastify.addHook('preClose', (done) => shutdownGate.preClose(done));
   fastify.addHook('onRequest', (request, reply, done) => {
     request.apiVersion = (request.raw as typeof request.raw & { apiVersion?: 'v1.0' | 'beta' }).apiVersion ?? 'v1.0';
     setSecurityHeaders(reply);
-    correlationHook(request, reply, done);
+    setCorrelation(request, reply);
+    if (!shutdownGate.refuse(request, reply)) done();
   });
   // Bodies are JSON and nothing else: any other Content-Type is 415.
   fastify.removeAllContentTypeParsers();

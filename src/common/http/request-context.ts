@@ -15,13 +15,12 @@ export const API_VERSIONS: readonly ApiVersion[] = ['v1.0', 'beta'];
 // Echoed into a response header: only a bounded, header-safe value is taken.
 const CLIENT_REQUEST_ID = /^[\w.:/+=@-]{1,128}$/;
 
-/** `onRequest` hook: every response, errors included, carries Graph's correlation headers. */
-export function correlationHook(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+/** Every response, errors included, carries Graph's correlation headers. */
+export function setCorrelation(request: FastifyRequest, reply: FastifyReply): void {
   const sent = request.headers['client-request-id'];
   request.clientRequestId = typeof sent === 'string' && CLIENT_REQUEST_ID.test(sent) ? sent : request.id;
-  reply.header('request-id', request.id);
-  reply.header('client-request-id', request.clientRequestId);
-  done();
+  void reply.header('request-id', request.id);
+  void reply.header('client-request-id', request.clientRequestId);
 }
 
 /**
