@@ -4,6 +4,8 @@ import { dirname, resolve } from 'node:path';
 
 /** Local mode: a development signing key kept beside the embedded database, never committed. */
 export const LOCAL_KEY_FILE = '.data/local-signing-key';
+/** Development HMAC key for `$skiptoken` when SKIPTOKEN_SECRET is unset (never in production). */
+export const LOCAL_SKIPTOKEN_KEY_FILE = '.data/local-skiptoken-key';
 export const LOCAL_ISSUER = 'https://threat-assessment.local/';
 export const LOCAL_AUDIENCE = 'api://threat-assessment-service';
 export const LOCAL_TENANT_ID = '5f1c2d3e-0000-4000-8000-00000000a11c';

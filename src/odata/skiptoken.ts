@@ -1,6 +1,7 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
+import { LOCAL_SKIPTOKEN_KEY_FILE, loadOrCreateLocalKey } from '../auth/local-auth.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { ODataQueryError } from './odata-query.error.js';
 
@@ -25,9 +26,12 @@ export class SkipTokenCodec {
     if (config.skiptokenSecret) {
       this.key = Buffer.from(config.skiptokenSecret, 'utf8');
     } else {
-      // Development only (production requires the secret): links do not outlive the process.
-      this.key = randomBytes(32);
-      new Logger('SkipTokenCodec').warn('SKIPTOKEN_SECRET is not set: next links are valid until this process stops');
+      // Development only (production requires the secret): a key kept beside the local signing key,
+      // so that next links survive a restart of `npm start`.
+      this.key = Buffer.from(loadOrCreateLocalKey(LOCAL_SKIPTOKEN_KEY_FILE), 'utf8');
+      new Logger('SkipTokenCodec').warn(
+        `SKIPTOKEN_SECRET is not set: using the development key in ${LOCAL_SKIPTOKEN_KEY_FILE}`,
+      );
     }
   }
 
