@@ -367,39 +367,13 @@ describe('threatAssessmentRequests', () => {
       const tenant = await newTenant();
       const created = await create(MAIL_REQUEST, tenant);
       const base = Date.parse(created.createdDateTime) - 60_000;
-      // Inserted out of order; two share a millisecond and are told apart by id.
-      const third = await insertResult(
-        tenant,
-        created.id,
-        new Date(base + 2000),
-        'rescan',
-        'third',
-        'ffffffff-0000-4000-8000-000000000003',
-      );
-      const first = await insertResult(
-        tenant,
-        created.id,
-        new Date(base),
-        'checkPolicy',
-        'first',
-        'eeeeeeee-0000-4000-8000-000000000001',
-      );
-      const secondB = await insertResult(
-        tenant,
-        created.id,
-        new Date(base + 1000),
-        'rescan',
-        'second b',
-        'bbbbbbbb-0000-4000-8000-000000000002',
-      );
-      const secondA = await insertResult(
-        tenant,
-        created.id,
-        new Date(base + 1000),
-        'rescan',
-        'second a',
-        'aaaaaaaa-0000-4000-8000-000000000002',
-      );
+      // Inserted out of order; two share a millisecond and are told apart by id. Random ids (in a known
+      // order), so that the test also passes again on a database that keeps earlier runs' rows.
+      const [lowId, highId] = [randomUUID(), randomUUID()].sort();
+      const third = await insertResult(tenant, created.id, new Date(base + 2000), 'rescan', 'third', randomUUID());
+      const first = await insertResult(tenant, created.id, new Date(base), 'checkPolicy', 'first', randomUUID());
+      const secondB = await insertResult(tenant, created.id, new Date(base + 1000), 'rescan', 'second b', highId);
+      const secondA = await insertResult(tenant, created.id, new Date(base + 1000), 'rescan', 'second a', lowId);
       const added = await t.http
         .post(`${REQUESTS}/${created.id}/results`)
         .set('authorization', bearer(tenant))
