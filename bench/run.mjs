@@ -18,6 +18,9 @@ import { analyzeProfile, flameGraphSvg } from './profile.mjs';
 import { otherChecks, printTable, readmeSnippet, scenarioSummary } from './report.mjs';
 import { REQUESTS, pathOf, runLoad, scenarios, soakRequests } from './scenarios.mjs';
 
+/** The image's NODE_OPTIONS (Dockerfile): a smaller young generation keeps the resident set bounded. */
+const PRODUCTION_NODE_OPTIONS = '--max-semi-space-size=8';
+
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist/main.js');
 const REFERENCE = join(ROOT, 'bench/reference-server.mjs');
@@ -48,7 +51,7 @@ loopback, alternately, and writes a report, a chart and a README snippet to benc
   --no-reference      service only
   --no-pgbench        skip pgbench
   --no-cold-start     skip the cold-start measurement
-  --service-node-options OPTS   NODE_OPTIONS for the service, e.g. "--max-old-space-size=160"
+  --service-node-options OPTS   NODE_OPTIONS for the service (default: the image's, --max-semi-space-size=8)
   --out DIR           results folder                                    default bench-results
   --help`;
 
@@ -102,7 +105,8 @@ function options() {
     pgbench: !values['no-pgbench'],
     coldStart: !values['no-cold-start'],
     out: values.out,
-    serviceNodeOptions: values['service-node-options'],
+    // The service runs as the image and `npm run start:prod` run it (Dockerfile ENV NODE_OPTIONS).
+    serviceNodeOptions: values['service-node-options'] ?? PRODUCTION_NODE_OPTIONS,
     poolSize: Number(process.env.DB_POOL_SIZE ?? 10),
   };
   if (!(settings.share > 0 && settings.share <= 1)) throw new Error('--share must be in (0, 1]');
