@@ -42,10 +42,6 @@ export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationS
     return this.dataSource.isInitialized ? this.dataSource.destroy() : undefined;
   }
 
-  get ready(): boolean {
-    return this.connected;
-  }
-
   assertReady(): void {
     if (!this.connected) throw new DatabaseUnavailableError();
   }

@@ -1,4 +1,17 @@
-import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import {
+  applyDecorators,
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -80,6 +93,20 @@ const ADDED = ApiCreatedResponse({
   example: ADDED_RESULT_EXAMPLE,
 });
 
+/** Both routes of "Add results" (`…/results` and the seed's `…/results/$ref`): one operation, documented alike. */
+const AddResultsEndpoint = (path: string, operation: { operationId: string; summary: string; description: string }) =>
+  applyDecorators(
+    Post(path),
+    ApiIdempotencyKey(),
+    HttpCode(201),
+    RequirePermissions(WRITE),
+    ApiGraphOperation({ ...operation, permissions: WRITE }),
+    REQUEST_ID,
+    ADD_RESULT_BODY,
+    ADDED,
+    ApiGraphErrors(ERRORS_OF.write),
+  );
+
 @ApiTags('threatAssessmentResult')
 @ApiBearerAuth()
 @Controller(`v1.0/${REQUESTS_PATH}/:id/results`)
@@ -90,20 +117,11 @@ export class ThreatAssessmentResultsController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  @Post()
-  @ApiIdempotencyKey()
-  @HttpCode(201)
-  @RequirePermissions(WRITE)
-  @ApiGraphOperation({
+  @AddResultsEndpoint('', {
     operationId: 'informationProtection.threatAssessmentRequests.CreateResults',
     summary: 'Add results',
     description: ADD_RESULTS,
-    permissions: WRITE,
   })
-  @REQUEST_ID
-  @ADD_RESULT_BODY
-  @ADDED
-  @ApiGraphErrors(ERRORS_OF.write)
   add(
     @CurrentCaller() caller: Caller,
     @Param('id', new ParseGuidPipe('id')) requestId: string,
@@ -115,20 +133,11 @@ export class ThreatAssessmentResultsController {
   }
 
   /** The seed document's request line; the same operation as POST …/results. */
-  @Post('$ref')
-  @ApiIdempotencyKey()
-  @HttpCode(201)
-  @RequirePermissions(WRITE)
-  @ApiGraphOperation({
+  @AddResultsEndpoint('$ref', {
     operationId: 'informationProtection.threatAssessmentRequests.CreateResultsRef',
     summary: 'Add results ($ref form)',
     description: `The request line of the "Add results" document, \`POST …/results/$ref\`: the same operation as \`POST …/results\`. ${ADD_RESULTS}`,
-    permissions: WRITE,
   })
-  @REQUEST_ID
-  @ADD_RESULT_BODY
-  @ADDED
-  @ApiGraphErrors(ERRORS_OF.write)
   addRef(
     @CurrentCaller() caller: Caller,
     @Param('id', new ParseGuidPipe('id')) requestId: string,

@@ -46,8 +46,6 @@ export const REQUEST_KINDS = [
 ] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
-export const odataTypeOf = (kind: RequestKind): string => `#microsoft.graph.${kind}`;
-
 export const RESULT_ODATA_TYPE = '#microsoft.graph.threatAssessmentResult';
 export const ABSTRACT_REQUEST_ODATA_TYPE = '#microsoft.graph.threatAssessmentRequest';
 

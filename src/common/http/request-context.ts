@@ -10,7 +10,6 @@ declare module 'fastify' {
 }
 
 export type ApiVersion = 'v1.0' | 'beta';
-export const API_VERSIONS: readonly ApiVersion[] = ['v1.0', 'beta'];
 
 // Echoed into a response header: only a bounded, header-safe value is taken.
 const CLIENT_REQUEST_ID = /^[\w.:/+=@-]{1,128}$/;

@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { mintToken } from './dist.js';
 import { AUTH_SECRET } from './service.js';
+import { MAIL_REQUEST } from '../../support/graph.js';
+
+export { MAIL_REQUEST };
 
 export const REQUESTS = '/v1.0/informationProtection/threatAssessmentRequests';
 const READ_WRITE = 'ThreatAssessment.ReadWrite.All';
@@ -83,15 +86,6 @@ function networkErrorCode(error: unknown): string {
   const code = err.cause?.code ?? err.code;
   return typeof code === 'string' ? code : (err.cause?.name ?? err.name ?? String(error));
 }
-
-export const MAIL_REQUEST = {
-  '@odata.type': '#microsoft.graph.mailAssessmentRequest',
-  recipientEmail: 'tifc@contoso.com',
-  expectedAssessment: 'block',
-  category: 'spam',
-  messageUri:
-    'https://graph.microsoft.com/v1.0/users/c52ce8db-3e4b-4181-93c4-7d6b6bffaf60/messages/AAMkADU3MWUxOTU0LWNlOTEt=',
-};
 
 /** Creates `count` mail assessment requests (checkPolicy results need mail) and returns their ids. */
 export async function createParents(baseUrl: string, tenant: Tenant, count: number): Promise<string[]> {
