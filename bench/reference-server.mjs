@@ -1,6 +1,7 @@
-// The benchmark's reference: "add a result" and "list results" on bare Fastify + pg, with the service's
-// schema, validation rules, authentication and response bodies, and nothing else. It shows what the
-// same work costs without Nest, class-validator and TypeORM: the service is measured against it.
+// The benchmark's reference: the benchmarked routes on bare Fastify + pg, with the service's schema,
+// validation rules, authentication and response bodies, and nothing else. It shows what the same work
+// costs without Nest, class-validator and TypeORM: the service is measured against it. Results routes
+// are here; request routes (create, list with $filter, get with $expand) in reference-requests.mjs.
 //
 // Fast paths used here, each one the service could use too: JSON schema validation and serialization
 // compiled by Fastify (ajv, fast-json-stringify), named prepared statements (REFERENCE_PREPARED=false
@@ -15,6 +16,7 @@ import { TextEncoder } from 'node:util';
 import Fastify from 'fastify';
 import { jwtVerify } from 'jose';
 import pg from 'pg';
+import { registerRequestRoutes } from './reference-requests.mjs';
 
 const env = process.env;
 const PREPARED = env.REFERENCE_PREPARED !== 'false';
@@ -103,7 +105,8 @@ class GraphError extends Error {
   }
 }
 
-async function authenticate(request, permissions) {
+/** `delegatedOnly`: the operation has no application permission (create, as Graph). */
+async function authenticate(request, permissions, { delegatedOnly = false } = {}) {
   const header = request.headers.authorization;
   const match = header && header.length <= 16 * 1024 ? BEARER.exec(header) : null;
   if (!match) throw unauthorized('The Authorization header must be "Bearer {token}".');
@@ -119,9 +122,9 @@ async function authenticate(request, permissions) {
   if (env.AUTH_ISSUER && payload.iss !== env.AUTH_ISSUER.replace('{tenantid}', tenantId)) {
     throw unauthorized('The access token was issued by an untrusted issuer.');
   }
-  const granted =
-    typeof payload.scp === 'string' ? payload.scp.split(' ') : Array.isArray(payload.roles) ? payload.roles : [];
-  if (!permissions.some((p) => granted.includes(p))) {
+  const delegated = typeof payload.scp === 'string';
+  const granted = delegated ? payload.scp.split(' ') : Array.isArray(payload.roles) ? payload.roles : [];
+  if ((delegatedOnly && !delegated) || !permissions.some((p) => granted.includes(p))) {
     throw new GraphError(
       403,
       'accessDenied',
@@ -129,6 +132,10 @@ async function authenticate(request, permissions) {
     );
   }
   request.tenantId = tenantId;
+  const id = delegated ? (payload.oid ?? payload.sub) : (payload.azp ?? payload.appid);
+  const displayName = delegated ? payload.name : payload.app_displayname;
+  const identity = typeof displayName === 'string' ? { id, displayName } : { id };
+  request.identitySet = delegated ? { user: identity } : { application: identity };
 }
 
 function unauthorized(message) {
@@ -177,12 +184,12 @@ function badRequest(message, details) {
   return error;
 }
 
-/** The collection options the reference takes: `$top`, `$orderby`, `$skiptoken`, by any case, with or without `$`. */
-function parseListOptions(raw) {
+/** Collection options: `$top`, `$orderby`, `$skiptoken` and `extra`, by any case, with or without `$`. */
+function parseListOptions(raw, extra = []) {
   const options = {};
   for (const [name, value] of Object.entries(raw)) {
     const key = name.replace(/^\$/, '').toLowerCase();
-    if (!['top', 'orderby', 'skiptoken'].includes(key)) {
+    if (!['top', 'orderby', 'skiptoken', ...extra].includes(key)) {
       if (name.startsWith('$'))
         throw badRequest(`The query option '${name.slice(0, 50)}' is not supported by the reference.`);
       continue;
@@ -204,7 +211,7 @@ function parseListOptions(raw) {
     order = match[1]?.toLowerCase() ?? 'asc';
   }
   if (options.skiptoken === '') throw badRequest('$skiptoken is empty.');
-  return { top, order, skiptoken: options.skiptoken };
+  return { top, order, orderby: options.orderby, skiptoken: options.skiptoken, filter: options.filter };
 }
 
 function base(request) {
@@ -265,11 +272,12 @@ const app = Fastify({
   onConstructorPoisoning: 'error',
   routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   // Fastify's defaults would strip unknown properties and coerce types; the service refuses both.
-  ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+  ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, discriminator: true } },
 });
 
 app.decorateRequest('clientRequestId', '');
 app.decorateRequest('tenantId', '');
+app.decorateRequest('identitySet', null);
 app.addHook('onRequest', (request, reply, done) => {
   const sent = request.headers['client-request-id'];
   request.clientRequestId = typeof sent === 'string' && CLIENT_REQUEST_ID.test(sent) ? sent : request.id;
@@ -418,6 +426,24 @@ app.get(RESULTS, {
       })),
     };
   },
+});
+
+registerRequestRoutes(app, {
+  query,
+  authenticate,
+  badRequest,
+  notFound,
+  base,
+  nextLink,
+  encodeSkiptoken,
+  decodeSkiptoken,
+  parseListOptions,
+  uuidv7,
+  paramsSchema,
+  READ,
+  READ_WRITE,
+  REQUESTS_PATH,
+  RESULT_ODATA_TYPE,
 });
 
 app.get('/health/live', async () => ({ status: 'ok' }));

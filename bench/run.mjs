@@ -13,10 +13,19 @@ import { parseArgs } from 'node:util';
 import { chartSvg } from './chart.mjs';
 import { assertDisposable, countRows, pickParents, seedDatabase, seedTenantId, serverInfo } from './database.mjs';
 import { runPgbench } from './pgbench.mjs';
-import { freePort, median, memorySampler, request, rssMb, sequentialLatency, startProcess } from './processes.mjs';
+import {
+  cpuMicros,
+  freePort,
+  median,
+  memorySampler,
+  request,
+  rssMb,
+  sequentialLatency,
+  startProcess,
+} from './processes.mjs';
 import { analyzeProfile, flameGraphSvg } from './profile.mjs';
 import { otherChecks, printTable, readmeSnippet, scenarioSummary } from './report.mjs';
-import { REQUESTS, pathOf, runLoad, scenarios, soakRequests } from './scenarios.mjs';
+import { CREATE_BODIES, LIST_FILTERS, REQUESTS, pathOf, runLoad, scenarios, soakRequests } from './scenarios.mjs';
 
 /** The image's NODE_OPTIONS (Dockerfile): a smaller young generation keeps the resident set bounded. */
 const PRODUCTION_NODE_OPTIONS = '--max-semi-space-size=8';
@@ -289,19 +298,49 @@ async function findDeepLinks(port, token, tenantRequests) {
   return { links, depthRows: depth };
 }
 
-/** The same request on both: list bodies must be byte-identical, add-result bodies identical but for id and time. */
-async function parity(service, reference, token, parents) {
+/**
+ * The same request on both: read bodies must be byte-identical (next links too, followed once), created
+ * bodies identical but for id and time.
+ */
+async function parity(service, reference, token, parents, deepLinks) {
   const headers = { authorization: `Bearer ${token}` };
   const checks = [];
-  for (const query of ['', '?$top=2']) {
-    const path = `${REQUESTS}/${parents.read[0].id}/results${query}`;
+  const reads = [
+    ...['', '?$top=2'].map((query) => [`GET …/results${query}`, `${REQUESTS}/${parents.read[0].id}/results${query}`]),
+    ['GET …/{id}?$expand=results', `${REQUESTS}/${parents.read[0].id}?$expand=results`],
+    ...LIST_FILTERS.map((path) => [`GET requests?${decodeURIComponent(path.split('?')[1])}`, path]),
+    ['GET requests?$top=100&$skiptoken=… (deep)', deepLinks[0]],
+  ];
+  for (const [what, path] of reads) {
     const [a, b] = await Promise.all([
       request({ port: service.port, path, headers }),
       request({ port: reference.port, path, headers }),
     ]);
+    let pass = a.status === 200 && a.status === b.status && a.text === b.text;
+    const next = a.json?.['@odata.nextLink'];
+    if (pass && next) {
+      const [x, y] = await Promise.all([
+        request({ port: service.port, path: pathOf(next), headers }),
+        request({ port: reference.port, path: pathOf(next), headers }),
+      ]);
+      pass = x.status === 200 && x.text === y.text;
+    }
+    checks.push({ what, pass, service: a.text.slice(0, 400), reference: b.text.slice(0, 400) });
+  }
+  for (const created of CREATE_BODIES) {
+    const [a, b] = await Promise.all(
+      [service, reference].map((target) =>
+        request({ port: target.port, method: 'POST', path: REQUESTS, headers, body: JSON.parse(created) }),
+      ),
+    );
+    const normalize = (res) => JSON.stringify({ ...res.json, id: 'ID', createdDateTime: 'TIME' });
     checks.push({
-      what: `GET …/results${query}`,
-      pass: a.status === 200 && a.status === b.status && a.text === b.text,
+      what: `POST requests (${JSON.parse(created)['@odata.type'].split('.').at(-1)})`,
+      pass:
+        a.status === 201 &&
+        b.status === 201 &&
+        normalize(a) === normalize(b) &&
+        a.headers.location?.replace(a.json.id, 'ID') === b.headers.location?.replace(b.json.id, 'ID'),
       service: a.text.slice(0, 400),
       reference: b.text.slice(0, 400),
     });
@@ -372,7 +411,6 @@ function integrity(scenario, run, before, after, connections) {
 async function measureScenarios(ctx, log) {
   const { settings, service, reference, url, tenantId, token, sampler } = ctx;
   const selected = scenarios(ctx).filter((s) => !settings.scenarios || settings.scenarios.includes(s.name));
-  const referenceMedians = {};
   const out = [];
   const windows = { service: [], reference: [] };
   const served = { service: 0, reference: 0 };
@@ -400,6 +438,7 @@ async function measureScenarios(ctx, log) {
         // Settled: writes of the warm-up or the previous run may still be landing.
         const before = scenario.writes ? await settledCounts(url, tenantId) : undefined;
         sampler.setPhase(`${scenario.name}:${target.name}`);
+        const cpuBefore = cpuMicros(target.pid);
         const run = await runLoad({
           port: target.port,
           token,
@@ -407,6 +446,7 @@ async function measureScenarios(ctx, log) {
           duration: settings.duration,
           requests: fresh(),
         });
+        run.cpuUsPerRequest = (cpuMicros(target.pid) - cpuBefore) / run.responses;
         sampler.setPhase('between');
         windows[target.name].push([run.started - target.started, run.finished - target.started]);
         served[target.name] += run.responses;
@@ -418,15 +458,15 @@ async function measureScenarios(ctx, log) {
         entry[target.name] = run;
         log(
           `  ${scenario.name.padEnd(15)} round ${round} ${target.name.padEnd(9)} ${run.rps.toFixed(0).padStart(6)} req/s  ` +
-            `p50 ${run.p50.toFixed(2)} ms  p99 ${run.p99.toFixed(2)} ms  non-2xx ${run.non2xx}  errors ${run.errors}` +
+            `p50 ${run.p50.toFixed(2)} ms  p99 ${run.p99.toFixed(2)} ms  CPU ${run.cpuUsPerRequest.toFixed(0)} µs/req  ` +
+            `non-2xx ${run.non2xx}  errors ${run.errors}` +
             `${run.integrity ? `  integrity ${run.integrity.ok ? 'ok' : 'FAIL'} (${run.integrity.rowsAdded} rows, ${run.integrity.created201} × 201)` : ''}` +
             `  load ${run.loadAvg1m.toFixed(1)}`,
         );
       }
       rounds.push(entry);
     }
-    const summary = scenarioSummary(scenario, rounds, referenceMedians);
-    if (summary.reference) referenceMedians[scenario.name] = summary.reference;
+    const summary = scenarioSummary(scenario, rounds);
     if (checks.length)
       summary.checks.push({
         what: 'rows written = 201s counted (+ in flight at stop)',
@@ -435,7 +475,7 @@ async function measureScenarios(ctx, log) {
     out.push({
       name: scenario.name,
       title: scenario.title,
-      nearest: scenario.nearest,
+      core: Boolean(scenario.core),
       ...summary,
       integrity: checks,
       rounds,
@@ -753,14 +793,6 @@ async function main() {
       tenantRequests: counts.requests,
     };
 
-    if (reference) {
-      report.parity = await parity(service, reference, token, parents);
-      for (const check of report.parity) {
-        log(`Parity ${check.what}: ${check.pass ? 'same' : 'DIFFERENT'}`);
-        if (!check.pass) log(`  service:   ${check.service}\n  reference: ${check.reference}`);
-      }
-    }
-
     if (settings.soak) {
       log(`Soak for ${settings.soak} s…`);
       sampler.setPhase('soak');
@@ -774,6 +806,13 @@ async function main() {
       ctx.deep = await findDeepLinks(service.port, token, counts.requests);
       log(`  ${ctx.deep.links.length} links from ${ctx.deep.depthRows.toLocaleString('en')} rows deep`);
       ctx.deepLinks = ctx.deep.links;
+      if (reference) {
+        report.parity = await parity(service, reference, token, parents, ctx.deepLinks);
+        for (const check of report.parity) {
+          log(`Parity ${check.what}: ${check.pass ? 'same' : 'DIFFERENT'}`);
+          if (!check.pass) log(`  service:   ${check.service}\n  reference: ${check.reference}`);
+        }
+      }
       sampler.setPhase('paging');
       Object.assign(report, await pagingAndCount(ctx));
       log(
