@@ -182,24 +182,45 @@ async function startUnderCallgrind(target) {
   };
 }
 
+/**
+ * Instructions between `--instr=on` and `--instr=off`, per response. valgrind acts on a command only when
+ * the process next runs code, so each command is followed by health probes until it has taken effect.
+ */
 async function counted(proc, fn) {
-  await callgrindControl(proc.pid, ['--zero']);
-  await callgrindControl(proc.pid, ['--instr=on']);
+  await control(proc, ['--zero']);
+  await control(proc, ['--instr=on']);
   const { requests, non2xx } = await fn();
-  await callgrindControl(proc.pid, ['--instr=off']);
+  await control(proc, ['--instr=off']);
   const before = new Set(readdirSync(work));
-  await callgrindControl(proc.pid, ['--dump']);
-  const file = readdirSync(work).find((f) => !before.has(f) && f.includes(`.${proc.pid}.`));
-  const totals = /^(?:summary|totals):\s*(\d+)/m.exec(readFileSync(join(work, file), 'utf8'));
+  const dumped = control(proc, ['--dump']);
+  let totals;
+  for (let i = 0; !totals && i < 600; i++) {
+    await poke(proc);
+    const file = readdirSync(work).find((f) => !before.has(f) && f.includes(`.${proc.pid}.`));
+    totals = file && /^totals:\s*(\d+)/m.exec(readFileSync(join(work, file), 'utf8'));
+    if (!totals) await sleep(100);
+  }
+  await dumped;
   const instructions = Number(totals?.[1] ?? NaN);
   return { requests, non2xx, instructions, perRequest: instructions / requests };
 }
 
-function callgrindControl(pid, options) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('callgrind_control', [...options, String(pid)], { stdio: 'ignore' });
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`callgrind_control ${options} failed`))));
-  });
+async function control(proc, options) {
+  const child = spawn('callgrind_control', [...options, String(proc.pid)], { stdio: 'ignore' });
+  const done = new Promise((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`callgrind_control ${options} failed`)))),
+  );
+  let finished = false;
+  void done.finally(() => (finished = true)).catch(() => {});
+  while (!finished) {
+    await poke(proc);
+    await sleep(50);
+  }
+  return done;
+}
+
+function poke(proc) {
+  return request({ port: proc.port, path: '/health/live' }).catch(() => null);
 }
 
 /** `amount` requests over 4 connections; deep-page links are resolved against the target first. */

@@ -60,7 +60,8 @@ loopback, alternately, and writes a report, a chart and a README snippet to benc
   --no-reference      service only
   --no-pgbench        skip pgbench
   --no-cold-start     skip the cold-start measurement
-  --service-node-options OPTS   NODE_OPTIONS for the service (default: the image's, --max-semi-space-size=8)
+  --service-node-options OPTS   NODE_OPTIONS for the service (default: the image's, --max-semi-space-size=8;
+                      the service also gets the image's MALLOC_ARENA_MAX=2 unless the environment sets it)
   --out DIR           results folder                                    default bench-results
   --help`;
 
@@ -757,6 +758,8 @@ async function main() {
         PORT: String(servicePort),
         DATABASE_URL: url,
         ...(settings.serviceNodeOptions ? { NODE_OPTIONS: settings.serviceNodeOptions } : {}),
+        // The image's: two malloc arenas, not eight per core.
+        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
       },
       port: servicePort,
       logFile: join(outDir, 'service.log'),

@@ -1,4 +1,4 @@
-// Runs the Dockerfile's exact CMD (exec form) as the image would, with NODE_ENV=production, against
+// Runs the Dockerfile's exact CMD (exec form) as the image would, with its runtime ENV, against
 // the PostgreSQL given as DATABASE_URL: readiness must answer 200, one POST must answer 201, and
 // SIGTERM must end the process with 0. No Docker engine is needed: the CMD runs from this checkout.
 import { spawn } from 'node:child_process';
@@ -15,6 +15,16 @@ if (!cmdLine) throw new Error('Dockerfile has no CMD');
 const cmd = JSON.parse(cmdLine.replace(/^CMD\s+/, ''));
 if (!Array.isArray(cmd)) throw new Error('CMD is not in exec form');
 
+/** The runtime stage's ENV (`KEY=value` pairs, continued lines joined), which the image's process gets. */
+function runtimeEnv(dockerfile) {
+  const lines = dockerfile.replace(/\\\n/g, ' ').split('\n');
+  const runtime = lines.slice(lines.findLastIndex((l) => /^FROM\s/i.test(l)));
+  const pairs = runtime
+    .filter((l) => /^ENV\s/i.test(l))
+    .flatMap((l) => [...l.replace(/^ENV\s+/i, '').matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S*)/g)]);
+  return Object.fromEntries(pairs.map(([, key, value]) => [key, value.replace(/^"(.*)"$/, '$1')]));
+}
+
 const port = await new Promise((resolve) => {
   const server = createServer().listen(0, '127.0.0.1', () => {
     const { port } = server.address();
@@ -23,6 +33,7 @@ const port = await new Promise((resolve) => {
 });
 const secret = randomBytes(32).toString('hex');
 const env = {
+  ...runtimeEnv(readFileSync('Dockerfile', 'utf8')),
   PATH: process.env.PATH,
   NODE_ENV: 'production',
   HOST: '127.0.0.1',
@@ -33,7 +44,9 @@ const env = {
 };
 if (!env.DATABASE_URL) throw new Error('DATABASE_URL is required');
 const [command, ...args] = cmd;
-console.log(`smoke: ${cmd.join(' ')} (NODE_ENV=production, port ${port})`);
+console.log(
+  `smoke: ${cmd.join(' ')} (NODE_ENV=production, NODE_OPTIONS=${env.NODE_OPTIONS ?? ''}, MALLOC_ARENA_MAX=${env.MALLOC_ARENA_MAX ?? ''}, port ${port})`,
+);
 const started = Date.now();
 const child = spawn(command === 'node' ? process.execPath : command, args, {
   env,

@@ -8,7 +8,7 @@ import { IdempotencyKeys } from '../idempotency/idempotency-keys.service.js';
 import type { IdempotencyClaim } from '../idempotency/idempotency.js';
 import { Throttler } from '../throttling/throttler.service.js';
 import { type Page, pageConditions, pageOf } from '../odata/keyset.js';
-import { preparedQuery } from '../database/prepared-query.js';
+import { dynamicStatementName, preparedQuery } from '../database/prepared-query.js';
 import type { CollectionQuery } from '../odata/query-options.js';
 import type { KeysetPosition } from '../odata/skiptoken.js';
 import type { CreateThreatAssessmentRequestBody } from './dto/create-threat-assessment-request.dto.js';
@@ -107,8 +107,8 @@ export class ThreatAssessmentRequestsService {
 
   /**
    * The read paths are hand-written SQL mapped to the entities: the query builder's SQL building and
-   * single-table-inheritance hydration cost more than the rest of a request (profiled). Texts without
-   * a `$filter` are few and fixed, so they run as prepared statements.
+   * single-table-inheritance hydration cost more than the rest of a request (profiled). Every text
+   * runs as a prepared statement: the fixed ones by name, a `$filter`'s within a bounded budget.
    */
   async list(caller: Caller, query: CollectionQuery, after?: KeysetPosition): Promise<RequestsPage> {
     const values: unknown[] = [caller.tenantId, query.top + 1, query.skip];
@@ -118,15 +118,14 @@ export class ThreatAssessmentRequestsService {
       WHERE r.tenant_id = $1${where}
       ORDER BY r.created_date_time ${direction}, r.id ${direction}
       LIMIT $2 OFFSET $3`;
-    const rows: RequestRow[] =
+    const rows = await preparedQuery<RequestRow>(
+      this.dataSource,
       query.filter === undefined
-        ? await preparedQuery(
-            this.dataSource,
-            `list_threat_assessment_requests_${direction}_${after ? 'after' : 'first'}`,
-            text,
-            values,
-          )
-        : await this.dataSource.query(text, values);
+        ? `list_threat_assessment_requests_${direction}_${after ? 'after' : 'first'}`
+        : dynamicStatementName('list_threat_assessment_requests', text),
+      text,
+      values,
+    );
     const page = pageOf(rows.map(toRequestEntity), query.top);
     const results = query.expand.includes('results')
       ? await this.resultsOf(
@@ -146,10 +145,14 @@ export class ThreatAssessmentRequestsService {
     const values: unknown[] = [caller.tenantId];
     const where = pageConditions('r', values, REQUESTS_FILTER, filter);
     const text = `SELECT count(*)::int AS n FROM threat_assessment_requests r WHERE r.tenant_id = $1${where}`;
-    const rows: { n: number }[] =
+    const rows = await preparedQuery<{ n: number }>(
+      this.dataSource,
       filter === undefined
-        ? await preparedQuery(this.dataSource, 'count_threat_assessment_requests', text, values)
-        : await this.dataSource.query(text, values);
+        ? 'count_threat_assessment_requests'
+        : dynamicStatementName('count_threat_assessment_requests', text),
+      text,
+      values,
+    );
     return rows[0].n;
   }
 

@@ -6,7 +6,7 @@ import { uuidv7 } from '../database/uuid-v7.js';
 import { IdempotencyKeys } from '../idempotency/idempotency-keys.service.js';
 import type { IdempotencyClaim } from '../idempotency/idempotency.js';
 import { Throttler } from '../throttling/throttler.service.js';
-import { preparedQuery } from '../database/prepared-query.js';
+import { dynamicStatementName, preparedQuery } from '../database/prepared-query.js';
 import { type Page, pageConditions, pageOf } from '../odata/keyset.js';
 import type { CollectionQuery } from '../odata/query-options.js';
 import type { KeysetPosition } from '../odata/skiptoken.js';
@@ -150,16 +150,14 @@ export class ThreatAssessmentResultsService {
          LIMIT $3 OFFSET $4
        ) x ON true
        WHERE p.tenant_id = $1 AND p.id = $2`;
-    // Without a filter the text is one of four fixed shapes: worth preparing. Filtered texts vary.
-    const rows: ResultRow[] =
+    const rows = await preparedQuery<ResultRow>(
+      this.dataSource,
       query.filter === undefined
-        ? await preparedQuery(
-            this.dataSource,
-            `list_threat_assessment_results_${direction}_${after ? 'after' : 'first'}`,
-            text,
-            values,
-          )
-        : await this.dataSource.query(text, values);
+        ? `list_threat_assessment_results_${direction}_${after ? 'after' : 'first'}`
+        : dynamicStatementName('list_threat_assessment_results', text),
+      text,
+      values,
+    );
     if (rows.length === 0) throw new ThreatAssessmentRequestNotFoundError(requestId);
     const results = rows.filter((row) => row.id !== null).map((row) => toEntity(caller.tenantId, requestId, row));
     const count = query.count ? await this.scoped(caller, requestId, query.filter).getCount() : undefined;

@@ -293,6 +293,15 @@ describe('Dockerfile', () => {
     expect(inRuntime('EXPOSE').map((e) => e.args)).toContain('3000');
   });
 
+  it('bounds memory without capping the heap: an 8 MB young generation and two malloc arenas', () => {
+    const env = inRuntime('ENV')
+      .map((e) => e.args)
+      .join(' ');
+    expect(env).toMatch(/(^|\s)NODE_OPTIONS=("?)--max-semi-space-size=8\2(\s|$)/);
+    expect(env).toMatch(/(^|\s)MALLOC_ARENA_MAX=2(\s|$)/);
+    expect(env).not.toMatch(/max-old-space-size/);
+  });
+
   it('runs as a non-root user, set before CMD', () => {
     const users = inRuntime('USER');
     expect(users.length).toBeGreaterThan(0);
