@@ -13,7 +13,6 @@ import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { URL } from 'node:url';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import { assertDisposable, pickParents, seedDatabase, seedTenantId } from './database.mjs';
 import { freePort, request } from './processes.mjs';
 import { REQUESTS, scenarios } from './scenarios.mjs';
@@ -86,11 +85,14 @@ try {
     (s) => !args.scenarios || args.scenarios.split(',').includes(s.name),
   );
   for (const target of ['service', 'reference']) {
+    process.stderr.write(`${target}: starting under valgrind…\n`);
     const proc = await startUnderCallgrind(target);
     try {
       for (const scenario of selected) {
         const fresh = () => scenarios({ parents, deepLinks }).find((s) => s.name === scenario.name).requests;
+        process.stderr.write(`${target} ${scenario.name}: warming up…\n`);
         await drive(proc.port, fresh(), Number(args.warmup));
+        process.stderr.write(`${target} ${scenario.name}: counting…\n`);
         const count = await counted(proc, () => drive(proc.port, fresh(), Number(args.requests)));
         const row = { scenario: scenario.name, target, ...count };
         results.push(row);
@@ -206,9 +208,20 @@ async function counted(proc, fn) {
 }
 
 async function control(proc, options) {
-  const child = spawn('callgrind_control', [...options, String(proc.pid)], { stdio: 'ignore' });
+  // vgdb finds the process by $USER and $HOST, which must be the ones the process was started with.
+  const child = spawn('callgrind_control', [...options, String(proc.pid)], {
+    env: { ...process.env, HOST: env.HOST },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
   const done = new Promise((resolve, reject) =>
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`callgrind_control ${options} failed`)))),
+    child.once('exit', (code) =>
+      code === 0 && /\bOK\b/.test(output)
+        ? resolve()
+        : reject(new Error(`callgrind_control ${options.join(' ')} failed:\n${output}`)),
+    ),
   );
   let finished = false;
   void done.finally(() => (finished = true)).catch(() => {});
@@ -223,16 +236,33 @@ function poke(proc) {
   return request({ port: proc.port, path: '/health/live' }).catch(() => null);
 }
 
-/** `amount` requests over 4 connections; deep-page links are resolved against the target first. */
+/**
+ * `amount` requests over 4 connections, each walking the scenario's request list as autocannon does
+ * (setupRequest with a per-walk context, onResponse, a fresh context after the last entry).
+ */
 async function drive(port, requests, amount) {
-  const result = await autocannon({
-    url: `http://127.0.0.1:${port}`,
-    connections: 4,
-    amount,
-    timeout: 120,
-    headers: { authorization: `Bearer ${token}` },
-    requests,
-  });
-  const responses = Object.values(result.statusCodeStats ?? {}).reduce((n, { count }) => n + count, 0);
-  return { requests: responses, non2xx: result.non2xx };
+  let sent = 0;
+  let responses = 0;
+  let non2xx = 0;
+  const connection = async () => {
+    let context = {};
+    for (let step = 0; sent < amount; step = (step + 1) % requests.length) {
+      if (step === 0) context = {};
+      sent++;
+      const spec = requests[step];
+      const req = spec.setupRequest({ method: spec.method, headers: { ...spec.headers } }, context);
+      const res = await request({
+        port,
+        method: req.method,
+        path: req.path,
+        headers: { ...req.headers, authorization: `Bearer ${token}` },
+        body: req.body,
+      });
+      responses++;
+      if (res.status < 200 || res.status > 299) non2xx++;
+      spec.onResponse?.(res.status, res.text, context);
+    }
+  };
+  await Promise.all([0, 1, 2, 3].map(connection));
+  return { requests: responses, non2xx };
 }
