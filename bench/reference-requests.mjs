@@ -317,6 +317,7 @@ export function registerRequestRoutes(app, ctx) {
       const id = request.params.id.toLowerCase();
       const expand = request.query.$expand;
       if (expand !== undefined && expand !== 'results') throw badRequest('The reference expands only results.');
+      // One statement either way (the bench always expands); without $expand the results are dropped.
       const { rows } = await query('ref_get_request_expanded', GET_EXPANDED_SQL, [request.tenantId, id]);
       if (!rows[0]) throw notFound(id);
       const item = toRequest(rows[0]);
