@@ -223,8 +223,8 @@ export class ThreatAssessmentRequestsService {
 }
 
 /**
- * The insert, by hand: the repository's insert built this SQL on every call and cost about as much as
- * the rest of a create (profiled). Every column is named, so the entity still decides what is stored;
+ * The insert, by hand and prepared: the repository's insert builds its SQL through the query builder on
+ * every call and sends it unnamed, so PostgreSQL plans it every time. The values come from the entity;
  * `created_date_time` comes from the database clock, returned, never read back.
  */
 const INSERT_REQUEST_SQL = `
@@ -236,7 +236,10 @@ const INSERT_REQUEST_SQL = `
 
 function insertValues(entity: ThreatAssessmentRequestEntity): unknown[] {
   const typed = entity as Partial<
-    MailAssessmentRequestEntity & EmailFileAssessmentRequestEntity & FileAssessmentRequestEntity & UrlAssessmentRequestEntity
+    MailAssessmentRequestEntity &
+      EmailFileAssessmentRequestEntity &
+      FileAssessmentRequestEntity &
+      UrlAssessmentRequestEntity
   >;
   return [
     entity.id,
