@@ -139,10 +139,6 @@ const requestProperties = {
   contentData: str,
   url: str,
 };
-const resultItem = {
-  type: 'object',
-  properties: { '@odata.type': str, id: str, createdDateTime: str, resultType: str, message: str },
-};
 
 /** The service's response shape for a stored request (its mapper, field for field). */
 function toRequest(row) {
@@ -195,7 +191,7 @@ function parseFilter(text, badRequest) {
 
 export function registerRequestRoutes(app, ctx) {
   const { query, authenticate, badRequest, notFound, base, nextLink, encodeSkiptoken, decodeSkiptoken } = ctx;
-  const { uuidv7, paramsSchema, READ, READ_WRITE, REQUESTS_PATH, RESULT_ODATA_TYPE } = ctx;
+  const { uuidv7, paramsSchema, resultSchema, READ, READ_WRITE, REQUESTS_PATH, RESULT_ODATA_TYPE } = ctx;
   const prefix = `/v1.0/${REQUESTS_PATH}`;
 
   app.post(prefix, {
@@ -307,7 +303,7 @@ export function registerRequestRoutes(app, ctx) {
           properties: {
             '@odata.context': str,
             ...requestProperties,
-            results: { type: 'array', items: resultItem },
+            results: { type: 'array', items: resultSchema },
             'results@odata.context': str,
           },
         },

@@ -440,6 +440,7 @@ registerRequestRoutes(app, {
   parseListOptions,
   uuidv7,
   paramsSchema,
+  resultSchema,
   READ,
   READ_WRITE,
   REQUESTS_PATH,

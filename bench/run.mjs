@@ -334,17 +334,7 @@ async function parity(service, reference, token, parents, deepLinks) {
         request({ port: target.port, method: 'POST', path: REQUESTS, headers, body: JSON.parse(created) }),
       ),
     );
-    const normalize = (res) => JSON.stringify({ ...res.json, id: 'ID', createdDateTime: 'TIME' });
-    checks.push({
-      what: `POST requests (${JSON.parse(created)['@odata.type'].split('.').at(-1)})`,
-      pass:
-        a.status === 201 &&
-        b.status === 201 &&
-        normalize(a) === normalize(b) &&
-        a.headers.location?.replace(a.json.id, 'ID') === b.headers.location?.replace(b.json.id, 'ID'),
-      service: a.text.slice(0, 400),
-      reference: b.text.slice(0, 400),
-    });
+    checks.push(createdParity(`POST requests (${JSON.parse(created)['@odata.type'].split('.').at(-1)})`, a, b));
   }
   const parent = parents.add[0];
   const body = parent.mail
@@ -353,17 +343,7 @@ async function parity(service, reference, token, parents, deepLinks) {
   const path = `${REQUESTS}/${parent.id}/results`;
   const a = await request({ port: service.port, method: 'POST', path, headers, body });
   const b = await request({ port: reference.port, method: 'POST', path, headers, body });
-  const normalize = (res) => JSON.stringify({ ...res.json, id: 'ID', createdDateTime: 'TIME' });
-  checks.push({
-    what: 'POST …/results',
-    pass:
-      a.status === 201 &&
-      b.status === 201 &&
-      normalize(a) === normalize(b) &&
-      a.headers.location?.replace(a.json.id, 'ID') === b.headers.location?.replace(b.json.id, 'ID'),
-    service: a.text.slice(0, 400),
-    reference: b.text.slice(0, 400),
-  });
+  checks.push(createdParity('POST …/results', a, b));
   for (const [what, p] of [
     ['POST …/results for a missing request', `${REQUESTS}/${randomUUID()}/results`],
     ['POST …/results with an unknown property', `${REQUESTS}/${parent.id}/results`],
@@ -381,6 +361,21 @@ async function parity(service, reference, token, parents, deepLinks) {
     });
   }
   return checks;
+}
+
+/** Two 201s with the same body and Location but for the new id and its time. */
+function createdParity(what, a, b) {
+  const normalize = (res) => JSON.stringify({ ...res.json, id: 'ID', createdDateTime: 'TIME' });
+  return {
+    what,
+    pass:
+      a.status === 201 &&
+      b.status === 201 &&
+      normalize(a) === normalize(b) &&
+      a.headers.location?.replace(a.json.id, 'ID') === b.headers.location?.replace(b.json.id, 'ID'),
+    service: a.text.slice(0, 400),
+    reference: b.text.slice(0, 400),
+  };
 }
 
 /** Counts after a write run, once the requests still in flight when the clock stopped have landed. */
