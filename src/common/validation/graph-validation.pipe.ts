@@ -1,28 +1,31 @@
 import { type ArgumentMetadata, Injectable, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { validateSync, type ValidatorOptions } from 'class-validator';
 import { type ErrorDetail, InvalidBodyError } from '../errors/domain-error.js';
 import { polymorphicSpec, serverOwned } from './polymorphic-body.js';
+
+const VALIDATOR_OPTIONS: ValidatorOptions = {
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  forbidUnknownValues: true,
+  validationError: { target: false, value: false },
+};
+
+/** Keys never copied onto a DTO: they would reach its prototype chain, not its properties. */
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
  * The one global ValidationPipe (APP_PIPE): whitelist, unknown properties refused. For bodies it
  * first resolves a {@link Polymorphic} DTO to its concrete class and drops {@link ServerOwned} fields.
+ *
+ * Bodies are validated by class-validator against the DTO, but built without class-transformer: the
+ * DTOs hold only JSON primitives and no transformer decorators, so a shallow copy onto a new instance
+ * is what `plainToInstance` would give, and the synchronous validation (no DTO has an asynchronous
+ * rule) skips the promise per rule. Nest's generic path cost a fifth of an add-result's CPU (profiled).
  */
 @Injectable()
 export class GraphValidationPipe extends ValidationPipe {
   constructor() {
-    super({
-      transform: true,
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      forbidUnknownValues: true,
-      validationError: { target: false, value: false },
-      exceptionFactory: (errors) => {
-        const details = flatten(errors);
-        return new InvalidBodyError(
-          details.map((d) => d.message).join('; ') || 'The request body is invalid.',
-          details,
-        );
-      },
-    });
+    super({ ...VALIDATOR_OPTIONS, transform: true, exceptionFactory: invalidBody });
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
@@ -31,9 +34,15 @@ export class GraphValidationPipe extends ValidationPipe {
       throw new InvalidBodyError('The request body must be a JSON object.');
     }
     const metatype = this.concreteType(value as Record<string, unknown>, metadata.metatype);
-    const body = { ...(value as Record<string, unknown>) };
-    for (const property of serverOwned(metatype)) delete body[property];
-    return super.transform(body, { ...metadata, metatype });
+    if (!metatype || !this.toValidate({ ...metadata, metatype })) return super.transform(value, metadata);
+    const owned = serverOwned(metatype);
+    const dto = new (metatype as new () => Record<string, unknown>)();
+    for (const [key, property] of Object.entries(value)) {
+      if (!UNSAFE_KEYS.has(key) && !owned.includes(key)) dto[key] = property;
+    }
+    const errors = validateSync(dto, VALIDATOR_OPTIONS);
+    if (errors.length > 0) throw invalidBody(errors);
+    return dto;
   }
 
   private concreteType(body: Record<string, unknown>, metatype: ArgumentMetadata['metatype']) {
@@ -59,6 +68,11 @@ export class GraphValidationPipe extends ValidationPipe {
     }
     return type;
   }
+}
+
+function invalidBody(errors: ValidationError[]): InvalidBodyError {
+  const details = flatten(errors);
+  return new InvalidBodyError(details.map((d) => d.message).join('; ') || 'The request body is invalid.', details);
 }
 
 function flatten(errors: ValidationError[], prefix = ''): ErrorDetail[] {
