@@ -191,7 +191,8 @@ const URL_REQUEST = {
 
 /**
  * Where a cold start went, from the service's JSON log (best effort: lines it cannot find are left out):
- * loading modules until bootstrap begins, the embedded PostgreSQL, migrations, Nest, the first request.
+ * loading the entry's modules until bootstrap begins, the embedded PostgreSQL (the application's modules
+ * load meanwhile), migrations, Nest, the first request.
  */
 function startupPhases(logFile, spawnedAt, first201At) {
   const at = {};
@@ -212,7 +213,7 @@ function startupPhases(logFile, spawnedAt, first201At) {
   }
   if (!at.ready) return undefined;
   const phases = { loadModulesMs: at.bootstrap - spawnedAt };
-  if (at.database) phases.embeddedPostgresMs = at.database - at.bootstrap;
+  if (at.database) phases.embeddedPostgresAndModulesMs = at.database - at.bootstrap;
   if (at.migrations) phases.migrationsAndNestMs = at.migrations - (at.database ?? at.bootstrap);
   phases.untilListeningMs = at.ready - (at.migrations ?? at.database ?? at.bootstrap);
   phases.firstRequestMs = first201At - at.ready;

@@ -3,7 +3,6 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createApp } from './app.setup.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, LOCAL_TENANT_ID, LOCAL_USER, loadOrCreateLocalKey } from './auth/local-auth.js';
 import { PERMISSIONS } from './auth/caller.js';
 import { mintToken } from './auth/token-minter.js';
@@ -28,7 +27,12 @@ async function bootstrap(): Promise<void> {
   });
   Logger.overrideLogger(logger);
 
-  const database = await resolveDatabase(config, (message) => logger.debug(message, 'EmbeddedPostgres'));
+  // The application's modules (Nest, Fastify, TypeORM, Swagger: most of a cold start) load while the
+  // embedded PostgreSQL initialises and starts in its own processes.
+  const [database, { createApp }] = await Promise.all([
+    resolveDatabase(config, (message) => logger.debug(message, 'EmbeddedPostgres')),
+    import('./app.setup.js'),
+  ]);
   if (database.embedded)
     logger.log(`Embedded PostgreSQL on ${redact(database.url)} (data in ${config.embeddedPostgres.dir})`);
 
