@@ -27,8 +27,9 @@ import { analyzeProfile, flameGraphSvg } from './profile.mjs';
 import { otherChecks, printTable, readmeSnippet, scenarioSummary } from './report.mjs';
 import { CREATE_BODIES, LIST_FILTERS, REQUESTS, pathOf, runLoad, scenarios, soakRequests } from './scenarios.mjs';
 
-/** The image's NODE_OPTIONS (Dockerfile): a smaller young generation keeps the resident set bounded. */
+/** The image's NODE_OPTIONS and node flags (Dockerfile ENV and CMD): they keep the resident set bounded. */
 const PRODUCTION_NODE_OPTIONS = '--max-semi-space-size=8';
+const PRODUCTION_NODE_ARGS = ['--heap-growing-percent=100'];
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist/main.js');
@@ -61,7 +62,8 @@ loopback, alternately, and writes a report, a chart and a README snippet to benc
   --no-pgbench        skip pgbench
   --no-cold-start     skip the cold-start measurement
   --service-node-options OPTS   NODE_OPTIONS for the service (default: the image's, --max-semi-space-size=8;
-                      the service also gets the image's MALLOC_ARENA_MAX=2 unless the environment sets it)
+                      the service also gets the image's --heap-growing-percent=100 and MALLOC_ARENA_MAX=2,
+                      the latter unless the environment sets it)
   --out DIR           results folder                                    default bench-results
   --help`;
 
@@ -766,7 +768,7 @@ async function main() {
     const service = startProcess({
       name: 'service',
       script: MAIN,
-      nodeArgs: profileArgs('service'),
+      nodeArgs: [...PRODUCTION_NODE_ARGS, ...profileArgs('service')],
       env: {
         ...env,
         PORT: String(servicePort),

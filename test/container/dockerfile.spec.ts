@@ -314,7 +314,7 @@ describe('Dockerfile', () => {
   it('starts node dist/main.js in exec form', () => {
     const cmds = inRuntime('CMD');
     expect(cmds).toHaveLength(1);
-    expect(execForm(cmds[0].args)).toEqual(['node', 'dist/main.js']);
+    expect(execForm(cmds[0].args)).toEqual(['node', '--heap-growing-percent=100', 'dist/main.js']);
     expect(inRuntime('ENTRYPOINT')).toHaveLength(0);
   });
 
