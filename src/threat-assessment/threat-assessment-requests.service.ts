@@ -65,7 +65,7 @@ export class ThreatAssessmentRequestsService {
     }
     const kind = body['@odata.type'].slice('#microsoft.graph.'.length) as RequestKind;
     const fields = derivedFields(body);
-    const resource = resourceKey(body, fields);
+    const resource = () => resourceKey(body, fields);
     const entity = Object.assign(new ENTITY_OF[kind](), {
       id: uuidv7(),
       tenantId: caller.tenantId,

@@ -52,13 +52,16 @@ export class Throttler implements OnApplicationShutdown {
 
   /**
    * Creating a request: the tenant's limits and the resource's. Given the write's transaction, the
-   * counts roll back with a write that does not happen (a lost idempotency race, a failure).
+   * counts roll back with a write that does not happen (a lost idempotency race, a failure). The
+   * resource's key (a digest) is computed only when a resource limit applies.
    */
-  createRequest(tenantId: string, resourceKey: string, manager?: EntityManager): Promise<void> {
+  createRequest(tenantId: string, resourceKey: () => string, manager?: EntityManager): Promise<void> {
     const limits = this.config.throttle;
     return this.enforce(tenantId, manager, [
       { scope: 'tenant', key: '', limits: limits.tenant },
-      { scope: 'resource', key: resourceKey, limits: limits.resource },
+      ...(limits.resource.length > 0
+        ? [{ scope: 'resource' as const, key: resourceKey(), limits: limits.resource }]
+        : []),
     ]);
   }
 
