@@ -20,6 +20,7 @@ import {
 } from '../../src/threat-assessment/threat-assessment.enums.js';
 import { REQUESTS_FILTER, RESULTS_FILTER } from '../../src/threat-assessment/threat-assessment.filters.js';
 import { REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
+import { insertRequests } from '../support/seed.js';
 import { newTenant, type TestIdentity } from '../support/tokens.js';
 
 /**
@@ -122,35 +123,14 @@ function requestRows(random: ReturnType<typeof prng>, n: number): RequestRow[] {
   });
 }
 
-/** Each type's own columns filled as the service would, so that every response matches the document. */
+/** Each type's own columns filled as the service would (insertRequests), so that every response matches the document. */
 async function insertRequestRows(t: TestApp, tenantId: string, rows: readonly RequestRow[]) {
   // Seeded ids repeat when a seed is rerun against a kept test database: this seed's earlier rows go first.
   await t.db.query('DELETE FROM threat_assessment_requests WHERE id = ANY($1::uuid[])', [rows.map((r) => r.id)]);
-  await t.db.query(
-    `INSERT INTO threat_assessment_requests
-       (id, tenant_id, created_date_time, kind, content_type, expected_assessment, category, status, request_source,
-        created_by, recipient_email, message_uri, file_name, url, content_size, content_sha256)
-     SELECT id, $2, at, kind, content_type, expected_assessment, category, status, request_source,
-       jsonb_build_object('user', jsonb_build_object('id', gen_random_uuid())),
-       CASE WHEN kind IN ('mailAssessmentRequest', 'emailFileAssessmentRequest') THEN 'tifc@contoso.com' END,
-       CASE WHEN kind = 'mailAssessmentRequest' THEN 'https://graph.microsoft.com/v1.0/users/x/messages/y' END,
-       CASE WHEN kind = 'fileAssessmentRequest' THEN 'test.txt' END,
-       CASE WHEN kind = 'urlAssessmentRequest' THEN 'http://differential.test' END,
-       CASE WHEN kind IN ('emailFileAssessmentRequest', 'fileAssessmentRequest') THEN 5 END,
-       CASE WHEN kind IN ('emailFileAssessmentRequest', 'fileAssessmentRequest') THEN sha256('hello') END
-     FROM unnest($1::uuid[], $3::timestamptz[], $4::varchar[], $5::varchar[], $6::varchar[], $7::varchar[], $8::varchar[],
-       $9::varchar[]) AS s(id, at, kind, content_type, expected_assessment, category, status, request_source)`,
-    [
-      rows.map((r) => r.id),
-      tenantId,
-      rows.map((r) => r.createdDateTime),
-      rows.map((r) => r.kind),
-      rows.map((r) => r.contentType),
-      rows.map((r) => r.expectedAssessment),
-      rows.map((r) => r.category),
-      rows.map((r) => r.status),
-      rows.map((r) => r.requestSource),
-    ],
+  await insertRequests(
+    t.db,
+    tenantId,
+    rows.map((row) => ({ ...row, url: 'http://differential.test' })),
   );
 }
 

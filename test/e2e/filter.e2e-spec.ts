@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Client, PageIterator, type Context, type Middleware } from '@microsoft/microsoft-graph-client';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTENT_TYPE_OF, type RequestKind } from '../../src/threat-assessment/threat-assessment.enums.js';
+import { type RequestKind } from '../../src/threat-assessment/threat-assessment.enums.js';
 import { expectGraphError } from '../support/graph.js';
+import { insertRequests } from '../support/seed.js';
 import { PUBLIC_BASE, REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
 import { newTenant, type TestIdentity } from '../support/tokens.js';
 
@@ -27,37 +28,17 @@ interface Seeded extends SeedRequest {
  * Inserts requests directly, in one statement: the filter is about reading, and only SQL can set the
  * instant, the status and a requestSource other than 'administrator'.
  */
-async function insertRequests(db: pg.Pool, tenantId: string, rows: readonly SeedRequest[]): Promise<Seeded[]> {
+async function seedRequests(db: pg.Pool, tenantId: string, rows: readonly SeedRequest[]): Promise<Seeded[]> {
   const seeded = rows.map((row) => ({ ...row, id: randomUUID() }));
-  const column = <T>(pick: (row: Seeded) => T) => seeded.map(pick);
-  // Each type's own columns are filled as the service fills them (the schema requires them).
-  await db.query(
-    `INSERT INTO threat_assessment_requests
-       (id, tenant_id, created_date_time, kind, content_type, expected_assessment, category, status, request_source,
-        created_by, recipient_email, message_uri, file_name, url, content_size, content_sha256)
-     SELECT id, $2, at, kind, content_type, expected_assessment, category, status, request_source,
-       jsonb_build_object('user', jsonb_build_object('id', gen_random_uuid(), 'displayName', 'Seeder')),
-       CASE WHEN kind IN ('mailAssessmentRequest', 'emailFileAssessmentRequest') THEN 'tifc@contoso.com' END,
-       CASE WHEN kind = 'mailAssessmentRequest' THEN 'https://graph.microsoft.com/v1.0/users/x/messages/y' END,
-       CASE WHEN kind = 'fileAssessmentRequest' THEN label || '.txt' END,
-       CASE WHEN kind = 'urlAssessmentRequest' THEN 'http://' || label || '.test' END,
-       CASE WHEN kind IN ('emailFileAssessmentRequest', 'fileAssessmentRequest') THEN 5 END,
-       CASE WHEN kind IN ('emailFileAssessmentRequest', 'fileAssessmentRequest') THEN sha256('hello') END
-     FROM unnest($1::uuid[], $3::timestamptz[], $4::varchar[], $5::varchar[], $6::varchar[], $7::varchar[],
-       $8::varchar[], $9::varchar[], $10::varchar[])
-       AS s(id, at, kind, content_type, expected_assessment, category, status, request_source, label)`,
-    [
-      column((r) => r.id),
-      tenantId,
-      column((r) => r.createdDateTime),
-      column((r) => r.kind),
-      column((r) => CONTENT_TYPE_OF[r.kind]),
-      column((r) => r.expectedAssessment),
-      column((r) => r.category),
-      column((r) => r.status),
-      column((r) => r.requestSource),
-      column((r) => r.label),
-    ],
+  await insertRequests(
+    db,
+    tenantId,
+    seeded.map((row) => ({
+      ...row,
+      createdBy: { user: { id: randomUUID(), displayName: 'Seeder' } },
+      url: `http://${row.label}.test`,
+      fileName: `${row.label}.txt`,
+    })),
   );
   return seeded;
 }
@@ -148,7 +129,7 @@ describe('$filter', () => {
   /** A fresh tenant holding FIXTURE, and m1's results. */
   async function fixture() {
     const tenant = await newTenant();
-    const requests = await insertRequests(t.db, tenant.tenantId, FIXTURE);
+    const requests = await seedRequests(t.db, tenant.tenantId, FIXTURE);
     const m1 = requests.find((r) => r.label === 'm1')!;
     const results = await insertResults(t.db, tenant.tenantId, m1.id, RESULTS_FIXTURE);
     const labelOf = new Map([...requests, ...results].map((row) => [row.id, row.label]));
@@ -246,7 +227,7 @@ describe('$filter', () => {
     it('answers whole items, and sees only the caller’s tenant', async () => {
       const { tenant, labels, idOf } = await fixture();
       const other = await newTenant();
-      await insertRequests(t.db, other.tenantId, FIXTURE);
+      await seedRequests(t.db, other.tenantId, FIXTURE);
       const body = await list(
         `${REQUESTS}?$filter=${encodeURIComponent("isof('microsoft.graph.fileAssessmentRequest') or category eq 'phishing'")}`,
         tenant,
@@ -431,7 +412,7 @@ describe('$filter', () => {
 
     it('combines with $orderby, $top, $select and $count=true, and never reaches another request’s results', async () => {
       const { tenant, labels, m1, idOf } = await fixture();
-      const sibling = await insertRequests(t.db, tenant.tenantId, [{ ...FIXTURE[0], label: 'sibling' }]);
+      const sibling = await seedRequests(t.db, tenant.tenantId, [{ ...FIXTURE[0], label: 'sibling' }]);
       await insertResults(t.db, tenant.tenantId, sibling[0].id, RESULTS_FIXTURE);
       const filter = graphEncode("resultType eq 'rescan' or resultType eq 'unknownFutureValue'");
       const body = await list(
@@ -630,7 +611,7 @@ describe('$filter', () => {
         createdDateTime:
           i < 12 || (i >= 25 && i < 28) ? shared : new Date(Date.UTC(2026, 4, 1 + (i % 9), i)).toISOString(),
       }));
-      const seeded = await insertRequests(t.db, tenant.tenantId, rows);
+      const seeded = await seedRequests(t.db, tenant.tenantId, rows);
       const matching = seeded.filter((r) => r.kind === 'urlAssessmentRequest');
       const sorted = (order: 'asc' | 'desc') => {
         const ids = [...matching]
@@ -719,7 +700,7 @@ describe('$filter', () => {
       const own = await startTestApp();
       try {
         const tenant = await newTenant();
-        await insertRequests(own.db, tenant.tenantId, FIXTURE);
+        await seedRequests(own.db, tenant.tenantId, FIXTURE);
         for (const extra of ['state={a|b}', 'state=%ZZ', 'state=a^b`c']) {
           const res = await own.http.get(`${REQUESTS}?$top=2&${extra}`).set('authorization', `Bearer ${tenant.token}`);
           expect(res.status, res.text).toBe(200);

@@ -3,8 +3,9 @@ import net from 'node:net';
 import fc from 'fast-check';
 import type { Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTENT_TYPE_OF, REQUEST_KINDS } from '../../src/threat-assessment/threat-assessment.enums.js';
+import { REQUEST_KINDS } from '../../src/threat-assessment/threat-assessment.enums.js';
 import { expectGraphError } from '../support/graph.js';
+import { insertRequests } from '../support/seed.js';
 import { REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
 import { newTenant, type TestIdentity } from '../support/tokens.js';
 
@@ -376,21 +377,17 @@ describe('query option fuzzing', () => {
     port = (t.app.getHttpServer().address() as net.AddressInfo).port;
     tenant = await newTenant();
     const ids = Array.from({ length: 24 }, () => randomUUID());
-    const kinds = ids.map((_, i) => REQUEST_KINDS[i % 4]);
-    await t.db.query(
-      `INSERT INTO threat_assessment_requests
-         (id, tenant_id, created_date_time, kind, content_type, expected_assessment, category, status, request_source,
-          created_by, recipient_email, message_uri, file_name, url, content_size, content_sha256)
-       SELECT id, $2, '2026-01-01T00:00:00Z'::timestamptz + (n % 5) * interval '1 day', kind, content_type, 'block', 'spam',
-         'pending', 'user', jsonb_build_object('user', jsonb_build_object('id', gen_random_uuid())),
-         CASE WHEN kind IN ('mailAssessmentRequest', 'emailFileAssessmentRequest') THEN 'tifc@contoso.com' END,
-         CASE WHEN kind = 'mailAssessmentRequest' THEN 'https://graph.microsoft.com/v1.0/users/x/messages/y' END,
-         CASE WHEN kind = 'fileAssessmentRequest' THEN 'test.txt' END,
-         CASE WHEN kind = 'urlAssessmentRequest' THEN 'http://test.com' END,
-         CASE WHEN kind IN ('emailFileAssessmentRequest', 'fileAssessmentRequest') THEN 5 END,
-         CASE WHEN kind IN ('emailFileAssessmentRequest', 'fileAssessmentRequest') THEN sha256('hello') END
-       FROM unnest($1::uuid[], $3::varchar[], $4::varchar[]) WITH ORDINALITY AS s(id, kind, content_type, n)`,
-      [ids, tenant.tenantId, kinds, kinds.map((kind) => CONTENT_TYPE_OF[kind])],
+    const day = 24 * 3600 * 1000;
+    await insertRequests(
+      t.db,
+      tenant.tenantId,
+      ids.map((id, i) => ({
+        id,
+        createdDateTime: new Date(Date.parse('2026-01-01T00:00:00Z') + ((i + 1) % 5) * day),
+        kind: REQUEST_KINDS[i % 4],
+        category: 'spam',
+        requestSource: 'user',
+      })),
     );
     parentId = ids[0]!;
     await t.db.query(

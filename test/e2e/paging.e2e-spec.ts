@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newTenant, type TestIdentity } from '../support/tokens.js';
+import { insertRequests } from '../support/seed.js';
 import { countRows, PUBLIC_BASE, REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
 import { expectGraphError } from '../support/graph.js';
 
@@ -26,17 +27,11 @@ function instants(n: number, perInstant: number, start = Date.parse('2026-03-01T
 /** Inserts url requests directly, at the given instants (SQL: the API cannot force equal timestamps). */
 async function seedRequests(db: pg.Pool, who: TestIdentity, at: Date[]): Promise<Row[]> {
   const rows = at.map((date) => ({ id: randomUUID(), createdDateTime: date.toISOString() }));
-  await db.query(
-    `INSERT INTO threat_assessment_requests
-       (id, tenant_id, created_date_time, kind, content_type, expected_assessment, category, status, request_source, created_by, url)
-     SELECT id, $1, at, 'urlAssessmentRequest', 'url', 'block', 'phishing', 'pending', 'administrator', $2::jsonb, 'http://test.com'
-     FROM unnest($3::uuid[], $4::timestamptz[]) AS s(id, at)`,
-    [
-      who.tenantId,
-      JSON.stringify({ user: { id: who.userId, displayName: 'Test User' } }),
-      rows.map((r) => r.id),
-      rows.map((r) => r.createdDateTime),
-    ],
+  const createdBy = { user: { id: who.userId, displayName: 'Test User' } };
+  await insertRequests(
+    db,
+    who.tenantId,
+    rows.map((row) => ({ ...row, createdBy })),
   );
   return rows;
 }

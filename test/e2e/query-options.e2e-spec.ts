@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newTenant, type TestIdentity } from '../support/tokens.js';
+import { insertRequests } from '../support/seed.js';
 import { countRows, PUBLIC_BASE, REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
 import { expectGraphError, URL_REQUEST } from '../support/graph.js';
 
@@ -39,19 +40,7 @@ async function seedRequests(db: pg.Pool, who: TestIdentity, n: number, start = D
     createdBy: { user: { id: who.userId, displayName: 'Test User' } },
     url: `http://test.com/${i}`,
   }));
-  await db.query(
-    `INSERT INTO threat_assessment_requests
-       (id, tenant_id, created_date_time, kind, content_type, expected_assessment, category, status, request_source, created_by, url)
-     SELECT id, $1, at, 'urlAssessmentRequest', 'url', 'block', 'phishing', 'pending', 'administrator', $2::jsonb, url
-     FROM unnest($3::uuid[], $4::timestamptz[], $5::varchar[]) AS s(id, at, url)`,
-    [
-      who.tenantId,
-      JSON.stringify(seeded[0]?.createdBy ?? {}),
-      seeded.map((r) => r.id),
-      seeded.map((r) => r.createdDateTime),
-      seeded.map((r) => r.url),
-    ],
-  );
+  await insertRequests(db, who.tenantId, seeded);
   return seeded;
 }
 
