@@ -24,7 +24,18 @@ export interface IdentitySetColumn {
 // TypeORM gives a discriminator an unnamed index unless one exists. No tenant-scoped query could use
 // one on `kind` alone, so this stand-in is partial and empty: named, and never maintained.
 @Index('ix_threat_assessment_requests_kind_unused', ['kind'], { where: 'false' })
-@Index('ix_threat_assessment_requests_tenant_created', ['tenantId', 'createdDateTime', 'id'])
+// The properties `$filter` compares follow `id`: filters are checked in the index and a filtered count
+// is an index-only scan, while the order (and so the keyset paging) stays that of the first three.
+@Index('ix_threat_assessment_requests_tenant_created', [
+  'tenantId',
+  'createdDateTime',
+  'id',
+  'status',
+  'contentType',
+  'category',
+  'expectedAssessment',
+  'requestSource',
+])
 // The target of the results' composite foreign key: a result cannot point into another tenant.
 @Unique('uq_threat_assessment_requests_tenant_id', ['tenantId', 'id'])
 @Check(
