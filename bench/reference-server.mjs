@@ -10,20 +10,14 @@
 // Environment: DATABASE_URL, PORT, HOST, AUTH_HS256_SECRET, AUTH_ISSUER, AUTH_AUDIENCE, SKIPTOKEN_SECRET,
 // PUBLIC_BASE_URL, DB_POOL_SIZE (default 10, as the service), REFERENCE_PREPARED (default true).
 import { Buffer } from 'node:buffer';
-import {
-  createHash,
-  createHmac,
-  randomBytes,
-  randomFillSync,
-  randomUUID,
-  timingSafeEqual,
-  webcrypto,
-} from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual, webcrypto } from 'node:crypto';
 import process from 'node:process';
 import { TextEncoder } from 'node:util';
 import Fastify from 'fastify';
 import { jwtVerify } from 'jose';
 import pg from 'pg';
+// The service's own id generator (the bench builds dist/ first): ids are the same, not what is measured.
+import { uuidv7 } from '../dist/database/uuid-v7.js';
 import { registerRequestRoutes } from './reference-requests.mjs';
 
 const env = process.env;
@@ -459,23 +453,6 @@ app.get('/health/live', async () => ({ status: 'ok' }));
 
 function notFound(requestId) {
   return new GraphError(404, 'itemNotFound', `The threatAssessmentRequest '${requestId}' does not exist.`);
-}
-
-/** RFC 9562 UUIDv7, as the service's `uuidv7()`: randomness drawn for 256 ids at a time. */
-const uuidPool = Buffer.allocUnsafe(16 * 256);
-let uuidOffset = uuidPool.length;
-function uuidv7(now = Date.now()) {
-  if (uuidOffset === uuidPool.length) {
-    randomFillSync(uuidPool);
-    uuidOffset = 0;
-  }
-  const at = uuidOffset;
-  uuidOffset += 16;
-  uuidPool.writeUIntBE(now, at, 6);
-  uuidPool[at + 6] = (uuidPool[at + 6] & 0x0f) | 0x70;
-  uuidPool[at + 8] = (uuidPool[at + 8] & 0x3f) | 0x80;
-  const hex = uuidPool.toString('hex', at, at + 16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 const close = async () => {

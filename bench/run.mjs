@@ -26,10 +26,11 @@ import {
 import { analyzeProfile, flameGraphSvg } from './profile.mjs';
 import { otherChecks, printTable, readmeSnippet, scenarioSummary } from './report.mjs';
 import { CREATE_BODIES, LIST_FILTERS, REQUESTS, pathOf, runLoad, scenarios, soakRequests } from './scenarios.mjs';
+import { imageNodeFlags, runtimeEnv } from '../scripts/dockerfile-runtime.mjs';
 
-/** The image's NODE_OPTIONS and node flags (Dockerfile ENV and CMD): they keep the resident set bounded. */
-const PRODUCTION_NODE_OPTIONS = '--max-semi-space-size=8';
-const PRODUCTION_NODE_ARGS = ['--heap-growing-percent=100'];
+/** The image's node flags and memory settings (Dockerfile CMD and ENV): they keep the resident set bounded. */
+const IMAGE_NODE_FLAGS = imageNodeFlags();
+const IMAGE_ENV = runtimeEnv();
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist/main.js');
@@ -61,9 +62,9 @@ loopback, alternately, and writes a report, a chart and a README snippet to benc
   --no-reference      service only
   --no-pgbench        skip pgbench
   --no-cold-start     skip the cold-start measurement
-  --service-node-options OPTS   NODE_OPTIONS for the service (default: the image's, --max-semi-space-size=8;
-                      the service also gets the image's --heap-growing-percent=100 and MALLOC_ARENA_MAX=2,
-                      the latter unless the environment sets it)
+  --service-node-options OPTS   NODE_OPTIONS for the service (default: the image's, from the Dockerfile's ENV;
+                      the service also gets the node flags of its CMD, and its MALLOC_ARENA_MAX unless the
+                      environment sets one)
   --out DIR           results folder                                    default bench-results
   --help`;
 
@@ -118,7 +119,7 @@ function options() {
     coldStart: !values['no-cold-start'],
     out: values.out,
     // The service runs as the image and `npm run start:prod` run it (Dockerfile ENV NODE_OPTIONS).
-    serviceNodeOptions: values['service-node-options'] ?? PRODUCTION_NODE_OPTIONS,
+    serviceNodeOptions: values['service-node-options'] ?? IMAGE_ENV.NODE_OPTIONS,
     poolSize: Number(process.env.DB_POOL_SIZE ?? 10),
   };
   if (!(settings.share > 0 && settings.share <= 1)) throw new Error('--share must be in (0, 1]');
@@ -768,14 +769,16 @@ async function main() {
     const service = startProcess({
       name: 'service',
       script: MAIN,
-      nodeArgs: [...PRODUCTION_NODE_ARGS, ...profileArgs('service')],
+      nodeArgs: [...IMAGE_NODE_FLAGS, ...profileArgs('service')],
       env: {
         ...env,
         PORT: String(servicePort),
         DATABASE_URL: url,
         ...(settings.serviceNodeOptions ? { NODE_OPTIONS: settings.serviceNodeOptions } : {}),
         // The image's: two malloc arenas, not eight per core.
-        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+        ...(IMAGE_ENV.MALLOC_ARENA_MAX
+          ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? IMAGE_ENV.MALLOC_ARENA_MAX }
+          : {}),
       },
       port: servicePort,
       logFile: join(outDir, 'service.log'),

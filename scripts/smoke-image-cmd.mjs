@@ -3,27 +3,11 @@
 // SIGTERM must end the process with 0. No Docker engine is needed: the CMD runs from this checkout.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { mintToken } from '../dist/auth/token-minter.js';
+import { imageCommand, runtimeEnv } from './dockerfile-runtime.mjs';
 
-const cmdLine = readFileSync('Dockerfile', 'utf8')
-  .split('\n')
-  .filter((l) => /^CMD\s/.test(l))
-  .at(-1);
-if (!cmdLine) throw new Error('Dockerfile has no CMD');
-const cmd = JSON.parse(cmdLine.replace(/^CMD\s+/, ''));
-if (!Array.isArray(cmd)) throw new Error('CMD is not in exec form');
-
-/** The runtime stage's ENV (`KEY=value` pairs, continued lines joined), which the image's process gets. */
-function runtimeEnv(dockerfile) {
-  const lines = dockerfile.replace(/\\\n/g, ' ').split('\n');
-  const runtime = lines.slice(lines.findLastIndex((l) => /^FROM\s/i.test(l)));
-  const pairs = runtime
-    .filter((l) => /^ENV\s/i.test(l))
-    .flatMap((l) => [...l.replace(/^ENV\s+/i, '').matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S*)/g)]);
-  return Object.fromEntries(pairs.map(([, key, value]) => [key, value.replace(/^"(.*)"$/, '$1')]));
-}
+const cmd = imageCommand();
 
 const port = await new Promise((resolve) => {
   const server = createServer().listen(0, '127.0.0.1', () => {
@@ -33,7 +17,7 @@ const port = await new Promise((resolve) => {
 });
 const secret = randomBytes(32).toString('hex');
 const env = {
-  ...runtimeEnv(readFileSync('Dockerfile', 'utf8')),
+  ...runtimeEnv(),
   PATH: process.env.PATH,
   NODE_ENV: 'production',
   HOST: '127.0.0.1',
