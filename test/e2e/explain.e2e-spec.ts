@@ -29,6 +29,7 @@ interface Captured {
 interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
+  'Index Name'?: string;
   Plans?: PlanNode[];
 }
 
@@ -50,6 +51,20 @@ function seqScans(node: PlanNode): string[] {
       ? [node['Relation Name']]
       : [];
   return [...own, ...(node.Plans ?? []).flatMap(seqScans)];
+}
+
+/** Every scan of a table in the plan: its node type, and the index it reads if any. */
+function relationScans(node: PlanNode): { type: string; relation: string; index?: string }[] {
+  const own = node['Relation Name']
+    ? [
+        {
+          type: node['Node Type'],
+          relation: node['Relation Name'],
+          ...(node['Index Name'] ? { index: node['Index Name'] } : {}),
+        },
+      ]
+    : [];
+  return [...own, ...(node.Plans ?? []).flatMap(relationScans)];
 }
 
 function outline(node: PlanNode, depth = 0): string {
@@ -221,6 +236,29 @@ describe('query plans over a large seeded table', () => {
     expectNoSeqScan(
       await plansOf(() => http.get(`${REQUESTS}?$count=true&$top=5&$filter=${filter("category eq 'phishing'")}`), 200),
     );
+  });
+
+  it('counts requests with $filter from the tenant index alone, never reading the table', async () => {
+    const plans = await plansOf(
+      () => http.get(`${REQUESTS}/$count?$filter=${filter("status eq 'completed' and contentType eq 'mail'")}`),
+      200,
+    );
+    for (const { sql, plan, generic } of plans) {
+      for (const [label, node] of [
+        ['custom', plan],
+        ['generic', generic],
+      ] as const) {
+        if (!node) continue;
+        const scans = relationScans(node).filter((scan) => scan.relation === 'threat_assessment_requests');
+        expect(scans, `${label} plan of\n${sql}\n\n${outline(node)}`).toEqual([
+          {
+            type: 'Index Only Scan',
+            relation: 'threat_assessment_requests',
+            index: 'ix_threat_assessment_requests_tenant_created',
+          },
+        ]);
+      }
+    }
   });
 
   it('adds a result (the seed operation) without a sequential scan', async () => {
