@@ -22,6 +22,7 @@ const env = {
   NODE_ENV: 'production',
   HOST: '127.0.0.1',
   PORT: String(port),
+  PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
   DATABASE_URL: process.env.DATABASE_URL,
   AUTH_HS256_SECRET: secret,
   SKIPTOKEN_SECRET: randomBytes(32).toString('hex'),

@@ -4,12 +4,21 @@ import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import type { FastifyServerOptions } from 'fastify';
+import type { Server } from 'node:http';
+import type { FastifyHttpOptions, FastifyServerOptions } from 'fastify';
+import { authenticationHook, isPublicRoute } from './auth/authentication.hook.js';
+import { TokenVerifier } from './auth/token-verifier.js';
+import { bodyLimitHook, SMALL_BODY_LIMIT_BYTES } from './common/http/body-limits.js';
 import { rewriteVersion, setCorrelation } from './common/http/request-context.js';
 import { clientErrorHandler } from './common/http/client-error.js';
+import { frameworkErrors } from './common/http/framework-errors.js';
+import { hostProblem } from './common/http/host-header.js';
+import { installJsonBodyParser } from './common/http/json-body.js';
 import { RouteTable } from './common/http/route-table.js';
 import { createShutdownGate } from './common/http/shutdown-gate.js';
 import { setSecurityHeaders } from './common/http/security-headers.js';
+import { unstorableQuery } from './common/http/storable-text.js';
+import { sendGraphError } from './common/errors/graph-error-body.js';
 import type { AppConfig } from './config/app-config.js';
 import { AppModule } from './app.module.js';
 import { MetricsService } from './observability/metrics.service.js';
@@ -32,11 +41,12 @@ export async function createApp(
 }
 
 /** Fastify's own options; `main.ts` and the tests build the adapter from the same function. */
-export function fastifyOptions(config: AppConfig): FastifyServerOptions {
+export function fastifyOptions(config: AppConfig): FastifyHttpOptions<Server> {
   return {
     // Fastify takes a hop count too; its typings omit it.
     trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
-    bodyLimit: config.bodyLimitBytes,
+    // Each route's own limit is set as it is registered (bodyLimitHook); this covers any other.
+    bodyLimit: SMALL_BODY_LIMIT_BYTES,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     // `__proto__` and `constructor.prototype` keys are refused while parsing (400), never merged.
@@ -45,6 +55,9 @@ export function fastifyOptions(config: AppConfig): FastifyServerOptions {
     // Answered by configureApp's hook instead, in Graph's envelope with Retry-After.
     return503OnClosing: false,
     clientErrorHandler,
+    frameworkErrors,
+    // Node answers a missing Host itself, outside the envelope: configureApp's hook answers instead.
+    http: { requireHostHeader: false },
     rewriteUrl: (raw) => {
       const { url, version } = rewriteVersion(raw.url ?? '/');
       (raw as typeof raw & { apiVersion?: string }).apiVersion = version;
@@ -52,14 +65,24 @@ export function fastifyOptions(config: AppConfig): FastifyServerOptions {
     },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     ...(config.tls
-      ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } }
+      ? {
+          https: {
+            cert: readFileSync(config.tls.certFile),
+            key: readFileSync(config.tls.keyFile),
+            requireHostHeader: false,
+          },
+        }
       : {}),
   };
 }
 
+/** Swagger UI and the OpenAPI document, served without a token. */
+const DOCS_ROUTE = /^\/docs(?:[/-]|$)/;
+
 /**
  * Everything that makes the app answer like production, applied by `main.ts` and by the tests alike:
- * correlation headers, JSON-only bodies, 405s, and the OpenAPI document with Swagger UI.
+ * correlation headers, the checks made before a body is read (Host, route, query, token), JSON-only
+ * bodies with per-route limits, and the OpenAPI document with Swagger UI.
  */
 export function configureApp(app: NestFastifyApplication, config: AppConfig): void {
   const fastify = app.getHttpAdapter().getInstance();
@@ -77,7 +100,12 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig): vo
       maxAge: 600,
     });
   }
-  fastify.addHook('onRoute', app.get(RouteTable).onRoute);
+  const routes = app.get(RouteTable);
+  fastify.addHook('onRoute', routes.onRoute);
+  fastify.addHook('onRoute', bodyLimitHook(config.bodyLimitBytes));
+  fastify.addHook('onRoute', (route) => {
+    if (DOCS_ROUTE.test(route.url)) route.config = { ...route.config, public: true };
+  });
   fastify.decorateRequest('clientRequestId', '');
   fastify.decorateRequest('apiVersion', 'v1.0');
   const shutdownGate = createShutdownGate();
@@ -86,15 +114,15 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig): vo
     request.apiVersion = (request.raw as typeof request.raw & { apiVersion?: 'v1.0' | 'beta' }).apiVersion ?? 'v1.0';
     setSecurityHeaders(reply);
     setCorrelation(request, reply);
-    if (!shutdownGate.refuse(request, reply)) done();
+    if (shutdownGate.refuse(request, reply)) return;
+    const refusal =
+      hostProblem(request, isPublicRoute(request) ? [] : config.allowedHosts) ??
+      (request.is404 ? routes.miss(request) : unstorableQuery(request));
+    if (refusal) sendGraphError(request, reply, refusal);
+    else done();
   });
-  // Bodies are JSON and nothing else: any other Content-Type is 415.
-  fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser(
-    'application/json',
-    { parseAs: 'string' },
-    fastify.getDefaultJsonParser('error', 'error'),
-  );
+  fastify.addHook('onRequest', authenticationHook(app.get(TokenVerifier)));
+  installJsonBodyParser(fastify);
 
   if (config.docsEnabled) {
     SwaggerModule.setup('docs', app, () => createOpenApiDocument(app), {

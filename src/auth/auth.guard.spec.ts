@@ -28,12 +28,6 @@ class Routes {
   health(this: void) {}
 }
 
-@Public()
-class PublicRoutes {
-  @RequirePermissions({ delegated: [PERMISSIONS.readWrite], application: [] })
-  anything(this: void) {}
-}
-
 function context(handler: () => void, request: Partial<FastifyRequest>, cls: object = Routes): ExecutionContext {
   return {
     getHandler: () => handler,
@@ -77,13 +71,22 @@ describe('AuthGuard', () => {
     });
   });
 
-  it('lets anyone through a public route or controller without looking at a token', async () => {
+  it('lets anyone through a public route without looking at a token', async () => {
     const { guard, verify } = setup();
     const request: Partial<FastifyRequest> = { headers: { authorization: 'Bearer not.a.token' } };
     expect(await guard.canActivate(context(Routes.prototype.health, request))).toBe(true);
-    expect(await guard.canActivate(context(PublicRoutes.prototype.anything, { headers: {} }, PublicRoutes))).toBe(true);
     expect(verify).not.toHaveBeenCalled();
     expect(request.caller).toBeUndefined();
+  });
+
+  it('checks the permissions of the caller the authentication hook verified, without verifying again', async () => {
+    const { guard, verify } = setup();
+    const caller = { tenantId: TENANT, kind: 'user' as const, id: USER, permissions: new Set([PERMISSIONS.read]) };
+    const error = await denial(guard, context(Routes.prototype.read, { headers: {}, caller }));
+    expect(error).toBeInstanceOf(PermissionDeniedError);
+    expect(verify).not.toHaveBeenCalled();
+    const permitted = { ...caller, permissions: new Set([PERMISSIONS.readWrite]) };
+    expect(await guard.canActivate(context(Routes.prototype.read, { headers: {}, caller: permitted }))).toBe(true);
   });
 
   it('refuses every caller on a route without permissions (fails closed)', async () => {

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { isStorableText } from '../common/http/storable-text.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/app-config.js';
 import { AuthenticationRequiredError, IdentityProviderUnavailableError, PermissionDeniedError } from './auth.errors.js';
@@ -129,8 +130,16 @@ function isKeySourceFailure(error: unknown): boolean {
   );
 }
 
+/**
+ * A claim the service stores (the caller's id and name go into `createdBy`): one it could not store
+ * faithfully (a NUL, a lone surrogate) refuses the token, as the token's issuer would never sign one.
+ */
 function stringClaim(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 && value.length <= 256 ? value : undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 256) return undefined;
+  if (!isStorableText(value)) {
+    throw new AuthenticationRequiredError('The access token holds a claim with a NUL or an unpaired surrogate.');
+  }
+  return value;
 }
 
 /** Says what failed without echoing the token. */

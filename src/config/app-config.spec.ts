@@ -37,6 +37,7 @@ describe('loadConfig', () => {
       dbStatementTimeoutMs: 10_000,
       migrationsRun: true,
       publicBaseUrl: undefined,
+      allowedHosts: [],
       trustProxy: false,
       auth: { mode: 'local' },
       skiptokenSecret: undefined,
@@ -83,6 +84,7 @@ describe('loadConfig', () => {
         DB_STATEMENT_TIMEOUT_MS: '2000',
         MIGRATIONS_RUN: 'off',
         PUBLIC_BASE_URL: 'https://graph.example.com//',
+        ALLOWED_HOSTS: 'graph.example.com',
         TRUST_PROXY: '10.0.0.1, 192.168.0.0/16, ::1',
         AUTH_HS256_SECRET: SECRET_32,
         AUTH_ISSUER: 'https://issuer.example/',
@@ -104,6 +106,7 @@ describe('loadConfig', () => {
       dbStatementTimeoutMs: 2000,
       migrationsRun: false,
       publicBaseUrl: 'https://graph.example.com',
+      allowedHosts: ['graph.example.com'],
       trustProxy: ['10.0.0.1', '192.168.0.0/16', '::1'],
       auth: {
         mode: 'hs256',
@@ -319,20 +322,50 @@ describe('loadConfig', () => {
       );
     });
 
-    it('starts with JWKS or HS256 authentication and a skiptoken secret', () => {
-      expect(loadConfig({ NODE_ENV: 'production', ...JWKS, SKIPTOKEN_SECRET: SKIPTOKEN })).toMatchObject({
+    it('starts with JWKS or HS256 authentication, a skiptoken secret and a public origin or allowed hosts', () => {
+      expect(
+        loadConfig({
+          NODE_ENV: 'production',
+          ...JWKS,
+          SKIPTOKEN_SECRET: SKIPTOKEN,
+          PUBLIC_BASE_URL: 'https://api.contoso.com',
+        }),
+      ).toMatchObject({
         production: true,
         auth: { mode: 'jwks' },
         skiptokenSecret: SKIPTOKEN,
+        publicBaseUrl: 'https://api.contoso.com',
       });
       expect(
-        loadConfig({ NODE_ENV: ' production ', AUTH_HS256_SECRET: SECRET_32, SKIPTOKEN_SECRET: SKIPTOKEN }),
+        loadConfig({
+          NODE_ENV: ' production ',
+          AUTH_HS256_SECRET: SECRET_32,
+          SKIPTOKEN_SECRET: SKIPTOKEN,
+          ALLOWED_HOSTS: 'API.contoso.com, api.contoso.com:8443,[::1]:3000',
+        }),
       ).toMatchObject({
         nodeEnv: 'production',
         production: true,
         auth: { mode: 'hs256' },
+        allowedHosts: ['api.contoso.com', 'api.contoso.com:8443', '[::1]:3000'],
       });
     });
+
+    it('refuses to start with neither PUBLIC_BASE_URL nor ALLOWED_HOSTS: links would come from any Host', () => {
+      expect(configError({ NODE_ENV: 'production', AUTH_HS256_SECRET: SECRET_32, SKIPTOKEN_SECRET: SKIPTOKEN })).toBe(
+        'With NODE_ENV=production set PUBLIC_BASE_URL (the origin clients call, written into links) or ALLOWED_HOSTS ' +
+          '(the Host values to accept): links must never come from an unvalidated Host header',
+      );
+    });
+
+    it.each(['https://api.contoso.com', 'api.contoso.com/v1.0', 'api contoso', '[not-ipv6]', 'a.com:99999', '*'])(
+      'refuses the ALLOWED_HOSTS entry %s',
+      (entry) => {
+        expect(configError({ ALLOWED_HOSTS: `ok.contoso.com,${entry}` })).toMatch(
+          /^ALLOWED_HOSTS entries must be host or host:port/,
+        );
+      },
+    );
   });
 });
 

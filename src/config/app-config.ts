@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { isHostHeader } from '../common/http/host-header.js';
 import { GRAPH_LIMITS, NO_LIMITS, parseLimits, type ThrottleLimits } from '../throttling/throttle-limits.js';
 
 /** Typed, validated environment. Every variable is listed in `.env.example` and the README. */
@@ -16,12 +17,18 @@ export interface AppConfig {
   dbStatementTimeoutMs: number;
   migrationsRun: boolean;
   publicBaseUrl?: string;
+  /**
+   * The `Host` values API requests may carry (`host` or `host:port`, lower case); empty: any. Links are
+   * written from the request's Host only when `publicBaseUrl` is unset.
+   */
+  allowedHosts: string[];
   /** Fastify `trustProxy`: false, true, a hop count, or a list of addresses/CIDRs. */
   trustProxy: boolean | number | string[];
   auth: AuthConfig;
   skiptokenSecret?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   docsEnabled: boolean;
+  /** The largest body of a route that takes file content (create a request); every other route takes far less. */
   bodyLimitBytes: number;
   /** POST limits (CONTRACT section 6); `THROTTLE_PRESET=graph` gives Graph's numbers. */
   throttle: ThrottleLimits;
@@ -67,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 10_000, 100, 600_000),
     migrationsRun: boolean(env, 'MIGRATIONS_RUN', true),
     publicBaseUrl: publicBaseUrl(env),
+    allowedHosts: allowedHosts(env.ALLOWED_HOSTS),
     trustProxy: trustProxy(env.TRUST_PROXY),
     auth: authConfig(env, production),
     skiptokenSecret: optionalSecret(env, 'SKIPTOKEN_SECRET'),
@@ -81,6 +89,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (production && !config.skiptokenSecret) {
     throw new ConfigError(
       'SKIPTOKEN_SECRET is required with NODE_ENV=production (at least 32 characters, the same on every instance)',
+    );
+  }
+  if (production && !config.publicBaseUrl && config.allowedHosts.length === 0) {
+    throw new ConfigError(
+      'With NODE_ENV=production set PUBLIC_BASE_URL (the origin clients call, written into links) or ALLOWED_HOSTS ' +
+        '(the Host values to accept): links must never come from an unvalidated Host header',
     );
   }
   return config;
@@ -145,6 +159,20 @@ function publicBaseUrl(env: NodeJS.ProcessEnv): string | undefined {
     );
   }
   return url.origin;
+}
+
+/** `host` or `host:port` entries, as a browser or proxy sends them in `Host`; an IPv6 address in brackets. */
+function allowedHosts(raw: string | undefined): string[] {
+  const hosts = (raw ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+  for (const host of hosts) {
+    if (!isHostHeader(host)) {
+      throw new ConfigError(`ALLOWED_HOSTS entries must be host or host:port, like api.contoso.com; '${host}' is not`);
+    }
+  }
+  return hosts;
 }
 
 function corsOrigins(raw: string | undefined): string[] {

@@ -15,7 +15,6 @@ const HEALTHY = {
 };
 
 @ApiTags('health')
-@Public()
 @Controller('health')
 export class HealthController {
   constructor(
@@ -24,6 +23,7 @@ export class HealthController {
   ) {}
 
   @Get('live')
+  @Public()
   @HttpCode(200)
   @ApiOperation({
     operationId: 'health_Live',
@@ -38,6 +38,7 @@ export class HealthController {
 
   /** 200 only when the database answers; 503 (envelope, Retry-After) otherwise. */
   @Get('ready')
+  @Public()
   @ApiOperation({
     operationId: 'health_Ready',
     summary: 'Readiness: the database answers',

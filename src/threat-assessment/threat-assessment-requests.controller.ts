@@ -15,6 +15,7 @@ import { CurrentCaller } from '../auth/current-caller.decorator.js';
 import { RequirePermissions } from '../auth/permissions.decorator.js';
 import { ApiGraphErrors, ERRORS_OF } from '../common/errors/api-graph-errors.decorator.js';
 import { ApiGraphOperation } from '../common/openapi/api-graph-operation.decorator.js';
+import { TakesFileContent } from '../common/http/body-limits.js';
 import { PublicUrls } from '../common/http/public-url.js';
 import { ApiIdempotencyKey, idempotencyClaim, idempotencyKeyOf } from '../idempotency/idempotency.js';
 import { ParseGuidPipe } from '../common/validation/parse-guid.pipe.js';
@@ -86,6 +87,7 @@ export class ThreatAssessmentRequestsController {
   ) {}
 
   @Post()
+  @TakesFileContent()
   @ApiIdempotencyKey()
   @HttpCode(201)
   @RequirePermissions(CREATE)

@@ -40,6 +40,8 @@ export function sendGraphError(request: FastifyRequest, reply: FastifyReply, err
       },
     },
   };
+  // Refused before its body was read (a 401, a miss, a limit): the rest is not worth reading.
+  if (!request.raw.complete) void reply.header('connection', 'close');
   void reply
     .status(error.status)
     .headers(error.headers ?? {})

@@ -35,29 +35,12 @@ export class GraphExceptionFilter implements ExceptionFilter {
   private toResponse(exception: unknown, request: FastifyRequest): GraphErrorResponse {
     if (exception instanceof DomainError) return fromDomainError(exception);
     if (exception instanceof HttpException) {
-      // Nest wraps Fastify's own 4xx errors (body parsing, limits) with the original as the cause.
-      return fromFastifyError(exception.cause) ?? this.fromHttpException(exception, request);
+      // Nest wraps Fastify's own 4xx errors (body parsing, limits) with the original as the cause; a 404
+      // is a router miss (configureApp answers most of them before a body is read).
+      if (exception.getStatus() === 404) return this.routes.miss(request);
+      return fromFastifyError(exception.cause) ?? fromStatus(exception.getStatus()) ?? unexpected();
     }
     return fromFastifyError(exception) ?? fromDatabaseError(exception) ?? unexpected();
-  }
-
-  private fromHttpException(exception: HttpException, request: FastifyRequest): GraphErrorResponse {
-    const status = exception.getStatus();
-    if (status === 404) {
-      // Nest's router miss; the domain's own 404s are DomainErrors.
-      const path = request.url.split('?')[0] ?? '/';
-      const allowed = this.routes.allowedMethods(path);
-      if (allowed.length > 0) {
-        return {
-          status: 405,
-          code: 'notAllowed',
-          message: `${request.method} is not allowed on this resource; allowed: ${allowed.join(', ')}.`,
-          headers: { allow: allowed.join(', ') },
-        };
-      }
-      return { status: 404, code: 'itemNotFound', message: 'Resource not found for the segment.' };
-    }
-    return fromStatus(status) ?? unexpected();
   }
 }
 
@@ -170,8 +153,10 @@ function fromDatabaseError(error: unknown): GraphErrorResponse | undefined {
   const cause = isObject(error) && isObject(error.driverError) ? error.driverError : error;
   if (!isObject(cause)) return undefined;
   const code = typeof cause.code === 'string' ? cause.code : '';
-  if (code === '22P02' || code === '23514' || code === '22001') {
-    return { status: 400, code: 'invalidRequest', message: 'A value in the request is invalid.' };
+  // Class 22 (data exception: a value PostgreSQL cannot take, such as a NUL or an out-of-range number)
+  // and a CHECK violation are the request's fault. Validation refuses these first; this is the backstop.
+  if (code.startsWith('22') || code === '23514') {
+    return { status: 400, code: 'invalidRequest', message: 'A value in the request is invalid or cannot be stored.' };
   }
   if (
     code.startsWith('08') ||

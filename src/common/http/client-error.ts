@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { SECURITY_HEADERS } from './security-headers.js';
 
 /**
  * Requests Node's HTTP parser refuses before Fastify sees them (a raw space or control byte in the
@@ -24,8 +25,10 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
       },
     },
   });
+  const headers = Object.entries(SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`);
   socket.end(
     `HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\nrequest-id: ${requestId}\r\n` +
-      `client-request-id: ${requestId}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      `client-request-id: ${requestId}\r\n${headers.join('')}connection: close\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }

@@ -2,10 +2,11 @@ import type { FastifyRequest } from 'fastify';
 
 /**
  * The origin written into absolute links: `PUBLIC_BASE_URL` when configured, else the request's
- * (Fastify honours `X-Forwarded-Proto`/`-Host` only from proxies that `TRUST_PROXY` names).
+ * (Fastify honours `X-Forwarded-Proto`/`-Host` only from proxies that `TRUST_PROXY` names), whose Host
+ * configureApp has checked: well-formed, and one of `ALLOWED_HOSTS` when that is set.
  */
 export function publicOrigin(request: FastifyRequest, configured?: string): string {
-  return configured ?? `${request.protocol}://${request.host}`;
+  return configured ?? `${request.protocol}://${request.host.toLowerCase()}`;
 }
 
 export class PublicUrls {

@@ -1,4 +1,5 @@
-import type { RouteOptions } from 'fastify';
+import type { FastifyRequest, RouteOptions } from 'fastify';
+import type { GraphErrorResponse } from '../errors/graph-error-body.js';
 
 /**
  * Remembers every route's path and methods as Fastify registers them, so that a miss can be told
@@ -13,6 +14,19 @@ export class RouteTable {
     for (const method of methods) entry.methods.add(method.toUpperCase());
     this.routes.set(route.url, entry);
   };
+
+  /** The answer to a request that matched no route: 405 with `Allow` on a known path, else 404. */
+  miss(request: FastifyRequest): GraphErrorResponse {
+    const allowed = this.allowedMethods(request.url.split('?')[0] ?? '/');
+    if (allowed.length === 0)
+      return { status: 404, code: 'itemNotFound', message: 'Resource not found for the segment.' };
+    return {
+      status: 405,
+      code: 'notAllowed',
+      message: `${request.method.slice(0, 20)} is not allowed on this resource; allowed: ${allowed.join(', ')}.`,
+      headers: { allow: allowed.join(', ') },
+    };
+  }
 
   allowedMethods(path: string): string[] {
     const allowed = new Set<string>();

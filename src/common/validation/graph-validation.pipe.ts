@@ -70,15 +70,30 @@ export class GraphValidationPipe extends ValidationPipe {
   }
 }
 
+/** An error names the first problems, not all: a body of a thousand unknown keys gets a small answer. */
+export const MAX_ERROR_DETAILS = 10;
+const MAX_MESSAGE_PROBLEMS = 3;
+
 function invalidBody(errors: ValidationError[]): InvalidBodyError {
   const details = flatten(errors);
-  return new InvalidBodyError(details.map((d) => d.message).join('; ') || 'The request body is invalid.', details);
+  const named = details.slice(0, MAX_MESSAGE_PROBLEMS).map((d) => d.message);
+  const more = details.length - named.length;
+  const message = named.join('; ') + (more > 0 ? `; and ${more} more problem${more === 1 ? '' : 's'}` : '');
+  return new InvalidBodyError(message || 'The request body is invalid.', details.slice(0, MAX_ERROR_DETAILS));
 }
 
 function flatten(errors: ValidationError[], prefix = ''): ErrorDetail[] {
   return errors.flatMap((error) => {
     const target = prefix ? `${prefix}.${error.property}` : error.property;
-    const own = Object.values(error.constraints ?? {}).map((message) => ({ target, message }));
+    const own = Object.values(error.constraints ?? {}).map((message) => ({
+      target: clip(target),
+      message: clip(message),
+    }));
     return [...own, ...flatten(error.children ?? [], target)];
   });
+}
+
+/** Messages name the client's keys, which may be long: a refusal stays small whatever was sent. */
+function clip(text: string, max = 200): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
 }

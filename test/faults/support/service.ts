@@ -50,6 +50,7 @@ export async function startService(name: string, env: Record<string, string | un
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
     PORT: String(port),
+    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
     AUTH_HS256_SECRET: AUTH_SECRET,
     SKIPTOKEN_SECRET,
     DOCS_ENABLED: 'false',
