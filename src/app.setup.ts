@@ -10,7 +10,7 @@ import { authenticationHook, isPublicRoute } from './auth/authentication.hook.js
 import { TokenVerifier } from './auth/token-verifier.js';
 import { bodyLimitHook, SMALL_BODY_LIMIT_BYTES } from './common/http/body-limits.js';
 import { rewriteVersion, setCorrelation } from './common/http/request-context.js';
-import { clientErrorHandler } from './common/http/client-error.js';
+import { clientErrorHandler, expectationFailed } from './common/http/client-error.js';
 import { frameworkErrors } from './common/http/framework-errors.js';
 import { hostProblem } from './common/http/host-header.js';
 import { installJsonBodyParser } from './common/http/json-body.js';
@@ -18,6 +18,7 @@ import { RouteTable } from './common/http/route-table.js';
 import { createShutdownGate } from './common/http/shutdown-gate.js';
 import { setSecurityHeaders } from './common/http/security-headers.js';
 import { unstorableQuery } from './common/http/storable-text.js';
+import { describeSelectProjections } from './common/openapi/select-projections.js';
 import { sendGraphError } from './common/errors/graph-error-body.js';
 import type { AppConfig } from './config/app-config.js';
 import { AppModule } from './app.module.js';
@@ -100,6 +101,7 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig): vo
       maxAge: 600,
     });
   }
+  app.getHttpServer().on('checkExpectation', expectationFailed);
   const routes = app.get(RouteTable);
   fastify.addHook('onRoute', routes.onRoute);
   fastify.addHook('onRoute', bodyLimitHook(config.bodyLimitBytes));
@@ -167,5 +169,7 @@ export function createOpenApiDocument(app: NestFastifyApplication): OpenAPIObjec
     .addTag('threatAssessmentResult', 'The result of a threat assessment: a policy check or a rescan.')
     .addTag('health', 'Liveness and readiness probes; no token needed.')
     .build();
-  return SwaggerModule.createDocument(app, config, { operationIdFactory: (_controller, method) => method });
+  return describeSelectProjections(
+    SwaggerModule.createDocument(app, config, { operationIdFactory: (_controller, method) => method }),
+  );
 }

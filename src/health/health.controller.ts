@@ -3,7 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { Public } from '../auth/permissions.decorator.js';
-import { ApiGraphErrors } from '../common/errors/api-graph-errors.decorator.js';
+import { ApiGraphErrors, ERRORS_OF } from '../common/errors/api-graph-errors.decorator.js';
 import { DatabaseLifecycle } from '../database/database-lifecycle.service.js';
 
 const PROBE_TIMEOUT_MS = 2000;
@@ -32,6 +32,7 @@ export class HealthController {
     security: [],
   })
   @ApiOkResponse({ description: 'OK: the process answers.', schema: HEALTHY })
+  @ApiGraphErrors(ERRORS_OF.probe)
   live() {
     return { status: 'ok' };
   }
@@ -46,7 +47,7 @@ export class HealthController {
     security: [],
   })
   @ApiOkResponse({ description: 'OK: the database answers.', schema: HEALTHY })
-  @ApiGraphErrors([503])
+  @ApiGraphErrors(ERRORS_OF.probe)
   async ready() {
     this.database.assertReady();
     await Promise.race([

@@ -245,6 +245,14 @@ describe('hostile input', () => {
       expectRawGraphError(await rawRequest(port, head('FOO', REQUESTS)), 400);
     });
 
+    it('answers an Expect other than 100-continue 417 in the envelope', async () => {
+      expectRawGraphError(await rawRequest(port, head('GET', '/health/live', { expect: 'something-else' })), 417);
+    });
+
+    it('answers a path that climbs out of the documentation folder in the envelope', async () => {
+      expectRawGraphError(await rawRequest(port, head('GET', '/docs/%2e%2e/%2e%2e/etc/passwd')), 403, 'accessDenied');
+    });
+
     it('answers headers over the limit 431 in the envelope', async () => {
       const res = await rawRequest(port, head('GET', REQUESTS, { 'x-filler': 'x'.repeat(20_000) }));
       expectRawGraphError(res, 431);

@@ -44,6 +44,18 @@ describe('Idempotency-Key on POST', () => {
     expect(await countRows(t.db, 'threat_assessment_requests', tenant.tenantId)).toBe(before);
   });
 
+  it('answers 404 to a create replayed after the request it created was deleted, and creates nothing', async () => {
+    const key = randomUUID();
+    const body = { ...URL_REQUEST, url: `https://deleted.example/${key}` };
+    const first = await create(body, key);
+    expect(first.status, first.text).toBe(201);
+    const deleted = await t.http.delete(`${REQUESTS}/${first.body.id}`).set('authorization', `Bearer ${tenant.token}`);
+    expect(deleted.status).toBe(204);
+    const before = await countRows(t.db, 'threat_assessment_requests', tenant.tenantId);
+    expectGraphError(await create(body, key), 404, 'itemNotFound');
+    expect(await countRows(t.db, 'threat_assessment_requests', tenant.tenantId)).toBe(before);
+  });
+
   it('answers 422 for the same key with a different body, and writes nothing', async () => {
     const key = randomUUID();
     expect((await create({ ...URL_REQUEST, url: `https://b.example/${key}` }, key)).status).toBe(201);

@@ -20,11 +20,11 @@ interface Document {
 
 const R = '/v1.0/informationProtection/threatAssessmentRequests';
 const OPERATIONS: [string, string, number, number[]][] = [
-  ['post', R, 201, [400, 401, 403, 413, 415, 422, 429, 500, 503]],
+  ['post', R, 201, [400, 401, 403, 404, 413, 415, 422, 429, 500, 503]],
   ['get', R, 200, [400, 401, 403, 500, 503]],
   ['get', `${R}/$count`, 200, [400, 401, 403, 500, 503]],
   ['get', `${R}/{id}`, 200, [400, 401, 403, 404, 500, 503]],
-  ['delete', `${R}/{id}`, 204, [400, 401, 403, 404, 500, 503]],
+  ['delete', `${R}/{id}`, 204, [400, 401, 403, 404, 413, 415, 500, 503]],
   ['post', `${R}/{id}/results`, 201, [400, 401, 403, 404, 413, 415, 422, 429, 500, 503]],
   ['post', `${R}/{id}/results/$ref`, 201, [400, 401, 403, 404, 413, 415, 422, 429, 500, 503]],
   ['get', `${R}/{id}/results`, 200, [400, 401, 403, 404, 500, 503]],
@@ -70,6 +70,32 @@ describe('GET /docs-json (the OpenAPI document generated from the code)', () => 
       }
     },
   );
+
+  it.each([
+    ['get', R, 'ThreatAssessmentRequestCollectionDto'],
+    ['get', `${R}/{id}`, undefined],
+    ['get', `${R}/{id}/results`, 'ThreatAssessmentResultCollectionDto'],
+    ['get', `${R}/{id}/results/{resultId}`, 'ThreatAssessmentResultDto'],
+  ])('documents %s %s with $select as the full body or its projection', (method, path, component) => {
+    const schema = doc.paths[path][method].responses['200'].content!['application/json'].schema as {
+      anyOf: { $ref?: string; oneOf?: { $ref: string }[] }[];
+    };
+    expect(schema.anyOf).toHaveLength(2);
+    const [full, projection] = schema.anyOf;
+    if (component) {
+      expect(full.$ref).toBe(`#/components/schemas/${component}`);
+      expect(projection.$ref).toBe(`#/components/schemas/${component}Selection`);
+    } else {
+      expect(projection.oneOf!.map((s) => s.$ref)).toEqual(full.oneOf!.map((s) => `${s.$ref}Selection`));
+    }
+    const schemas = doc.components.schemas as Record<string, { required?: string[]; properties?: object }>;
+    for (const name of ['MailAssessmentRequestDto', 'ThreatAssessmentResultDto']) {
+      expect(schemas[`${name}Selection`].required).toEqual(
+        schemas[name].required!.filter((p) => p === 'id' || p.startsWith('@odata.')),
+      );
+      expect(Object.keys(schemas[`${name}Selection`].properties!)).toEqual(Object.keys(schemas[name].properties!));
+    }
+  });
 
   it('documents only these API paths (no undocumented or stray route)', () => {
     expect(

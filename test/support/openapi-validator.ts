@@ -50,8 +50,6 @@ export type Verdict =
 
 const ENVELOPE = '#/components/schemas/GraphErrorResponseDto';
 const REF_PREFIX = '#/components/schemas/';
-/** `$select` keeps these (see `project()`), so they stay required in a projected body. */
-const KEPT_BY_SELECT = (name: string) => name === 'id' || name === 'value' || name.startsWith('@odata.');
 /** Keywords OpenAPI 3.0 adds to JSON Schema that carry no validation. */
 const OPENAPI_ANNOTATIONS = ['example', 'xml', 'externalDocs'];
 
@@ -67,12 +65,10 @@ export class OpenApiValidator {
     (formatsPlugin as unknown as { default: (ajv: Ajv) => void }).default(this.ajv);
     this.ajv.addVocabulary(OPENAPI_ANNOTATIONS);
     const schemas = (document.components?.schemas ?? {}) as Record<string, Schema>;
-    for (const variant of ['full', 'selected'] as const) {
-      const definitions = Object.fromEntries(
-        Object.entries(schemas).map(([name, schema]) => [name, toJsonSchema(schema, variant)]),
-      );
-      this.ajv.addSchema({ $id: `${variant}.json`, definitions });
-    }
+    const definitions = Object.fromEntries(
+      Object.entries(schemas).map(([name, schema]) => [name, toJsonSchema(schema)]),
+    );
+    this.ajv.addSchema({ $id: 'document.json', definitions });
     for (const [path, item] of Object.entries(document.paths)) {
       this.documentedRoots.add(firstSegment(path));
       for (const [method, operation] of Object.entries(item as Record<string, OperationObject>)) {
@@ -86,7 +82,7 @@ export class OpenApiValidator {
     for (const operation of this.operations.values()) {
       for (const response of Object.values(operation.responses)) {
         for (const media of Object.values(response.content ?? {})) {
-          if (media.schema) for (const selected of [false, true]) this.validate(media.schema, undefined, selected);
+          if (media.schema) this.validate(media.schema, undefined);
         }
       }
     }
@@ -125,7 +121,7 @@ export class OpenApiValidator {
     }
     const errors = [
       ...this.checkHeaders(documented, response),
-      ...(response.method === 'HEAD' ? [] : this.checkBody(documented, response, hasSelect(response.query))),
+      ...(response.method === 'HEAD' ? [] : this.checkBody(documented, response)),
     ];
     if (response.status >= 400) errors.push(...this.checkEnvelope(documented, response));
     return { outcome: 'validated', operation: name, errors: [...new Set(errors)] };
@@ -152,7 +148,7 @@ export class OpenApiValidator {
         ];
         if (shown.length && !media.schema) errors.push(`${where}: an example without a schema`);
         for (const [name, value] of shown) {
-          for (const error of media.schema ? this.validate(media.schema, value, false) : [])
+          for (const error of media.schema ? this.validate(media.schema, value) : [])
             errors.push(`${where} (${name}): ${error}`);
         }
       }
@@ -165,13 +161,15 @@ export class OpenApiValidator {
     return this.operations;
   }
 
-  /** No route matched: the app's 404/405 handler, which must answer in the envelope. */
+  /**
+   * No route matched: the app's 404/405 answer, or the router's refusal of a URL it cannot route
+   * (400 for bad percent-encoding, 414 for an over-long segment), each in the envelope.
+   */
   private checkUnrouted(response: SentResponse): Verdict {
     const key = `${response.method} ${response.path} (no route)`;
-    const errors =
-      response.status === 404 || response.status === 405
-        ? this.checkEnvelope({ content: { 'application/json': { schema: { $ref: ENVELOPE } } } }, response)
-        : [`${key} answered ${response.status}; only 404 or 405 is expected without a route`];
+    const errors = [400, 404, 405, 414].includes(response.status)
+      ? this.checkEnvelope({ content: { 'application/json': { schema: { $ref: ENVELOPE } } } }, response)
+      : [`${key} answered ${response.status}; only 400, 404, 405 or 414 is expected without a route`];
     return { outcome: 'validated', operation: key, errors };
   }
 
@@ -181,7 +179,7 @@ export class OpenApiValidator {
       .map(([name]) => `header ${name} is documented as required but missing`);
   }
 
-  private checkBody(documented: ResponseObject, response: SentResponse, selected: boolean): string[] {
+  private checkBody(documented: ResponseObject, response: SentResponse): string[] {
     const body = response.body ?? '';
     const declared = documented.content ?? {};
     if (Object.keys(declared).length === 0)
@@ -204,7 +202,7 @@ export class OpenApiValidator {
     } else {
       value = body;
     }
-    return media.schema ? this.validate(media.schema, value, selected) : [];
+    return media.schema ? this.validate(media.schema, value) : [];
   }
 
   private checkEnvelope(documented: ResponseObject, response: SentResponse): string[] {
@@ -212,18 +210,17 @@ export class OpenApiValidator {
     if (schema?.$ref !== ENVELOPE) return [`status ${response.status} is not documented with the error envelope`];
     if (!contentTypeOf(response).startsWith('application/json')) return ['an error is not application/json'];
     try {
-      return this.validate({ $ref: ENVELOPE }, JSON.parse(response.body ?? '') as Json, false);
+      return this.validate({ $ref: ENVELOPE }, JSON.parse(response.body ?? '') as Json);
     } catch {
       return ['an error body is not JSON'];
     }
   }
 
-  private validate(schema: Schema, value: unknown, selected: boolean): string[] {
-    const variant = selected ? 'selected' : 'full';
-    const cacheKey = `${variant} ${JSON.stringify(schema)}`;
+  private validate(schema: Schema, value: unknown): string[] {
+    const cacheKey = JSON.stringify(schema);
     let validate = this.compiled.get(cacheKey);
     if (!validate) {
-      validate = this.ajv.compile(toJsonSchema(schema, variant));
+      validate = this.ajv.compile(toJsonSchema(schema));
       this.compiled.set(cacheKey, validate);
     }
     if (validate(value)) return [];
@@ -235,10 +232,10 @@ export class OpenApiValidator {
 /**
  * OpenAPI 3.0 schema → JSON Schema for Ajv: `$ref`s into the compiled definitions, `nullable` as a
  * null alternative, `oneOf` + `discriminator` as one `if`/`then` per mapping (exact errors instead of
- * "must match exactly one schema"), and objects closed unless they say otherwise. In the `selected`
- * variant (`$select` in the query) only what `$select` always keeps stays required.
+ * "must match exactly one schema"), and objects closed unless they say otherwise. A `$select` answer
+ * is checked like any other: the document describes its projection.
  */
-function toJsonSchema(input: unknown, variant: 'full' | 'selected'): Schema {
+function toJsonSchema(input: unknown): Schema {
   const convert = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(convert);
     if (typeof node !== 'object' || node === null) return node;
@@ -246,7 +243,7 @@ function toJsonSchema(input: unknown, variant: 'full' | 'selected'): Schema {
     const schema = Object.fromEntries(Object.entries(node as Schema).filter(([key]) => !key.startsWith('x-')));
     if (typeof schema.$ref === 'string') {
       if (!schema.$ref.startsWith(REF_PREFIX)) throw new Error(`unsupported $ref ${schema.$ref}`);
-      return { $ref: `${variant}.json#/definitions/${schema.$ref.slice(REF_PREFIX.length)}` };
+      return { $ref: `document.json#/definitions/${schema.$ref.slice(REF_PREFIX.length)}` };
     }
     if (schema.nullable === true) {
       delete schema.nullable;
@@ -280,9 +277,6 @@ function toJsonSchema(input: unknown, variant: 'full' | 'selected'): Schema {
       !converted.oneOf
     ) {
       converted.additionalProperties = false;
-    }
-    if (variant === 'selected' && Array.isArray(converted.required)) {
-      converted.required = (converted.required as string[]).filter(KEPT_BY_SELECT);
     }
     return converted;
   };
@@ -324,20 +318,6 @@ function pointer(value: unknown, path: string): unknown {
       (node, part) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined),
       value,
     );
-}
-
-/** `$select`, `select`, `%24select`, any case (CONTRACT section 3). */
-function hasSelect(query: string): boolean {
-  return query
-    .split('&')
-    .map((pair) => pair.split('=')[0] ?? '')
-    .some((name) => {
-      try {
-        return decodeURIComponent(name).toLowerCase().replace(/^\$/, '') === 'select';
-      } catch {
-        return false;
-      }
-    });
 }
 
 function contentTypeOf(response: SentResponse): string {

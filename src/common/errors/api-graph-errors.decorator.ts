@@ -49,17 +49,17 @@ export class GraphErrorResponseDto {
 }
 
 const DESCRIPTIONS: Record<number, string> = {
-  400: 'Malformed JSON, failed validation, a bad query option or an id that is not a GUID (`invalidRequest`, with `details` naming each field); `$search` or another unsupported feature (`notSupported`).',
+  400: 'Malformed JSON, a body past the shape limits (32 levels, 1,000 values) or holding a NUL or unpaired surrogate, failed validation (`details` names the first 10 problems), a bad query option, an id that is not a GUID, or a missing, malformed or not allowed `Host` (`invalidRequest`); `$search` or another unsupported feature (`notSupported`).',
   401: 'Missing, expired or invalid token (`InvalidAuthenticationToken`, with `WWW-Authenticate: Bearer`).',
   403: 'The token lacks the permission, or is a personal Microsoft account (`accessDenied`).',
-  404: "Unknown id, or another tenant's (`itemNotFound`).",
+  404: "Unknown id, or another tenant's; for a create replayed by its `Idempotency-Key`, the request it created was deleted (`itemNotFound`).",
   405: 'Method not allowed (`notAllowed`).',
-  413: 'Body too large (`requestEntityTooLarge`).',
+  413: 'Body too large: `BODY_LIMIT_BYTES` (8 MiB by default) to create a request, 32 KiB for every other route (`requestEntityTooLarge`).',
   415: 'Content-Type is not application/json (`unsupportedMediaType`).',
   422: 'The `Idempotency-Key` was already used in this tenant with a different request (`invalidRequest`).',
   429: 'Throttled (`TooManyRequests`, with `Retry-After`).',
   500: 'Unexpected error (`generalException`).',
-  503: 'Database unreachable (`serviceNotAvailable`, with `Retry-After`).',
+  503: 'Database unreachable, or the service is shutting down (`serviceNotAvailable`, with `Retry-After`).',
 };
 
 /** One example per status, as the service writes it. */
@@ -144,12 +144,19 @@ const example = (status: number) => {
 };
 
 const READ = [400, 401, 403, 404, 500, 503];
-/** What each kind of operation can answer: writes also refuse bodies, reused idempotency keys and excess. */
+/**
+ * What each kind of operation can answer. Writes also refuse bodies, reused idempotency keys and excess;
+ * a create replayed by its `Idempotency-Key` after its request was deleted is 404; a DELETE may carry a
+ * body, which is refused like any other (GET and HEAD bodies are ignored).
+ */
 export const ERRORS_OF = {
   read: READ,
   list: READ.filter((s) => s !== 404),
-  create: [...READ.filter((s) => s !== 404), 413, 415, 422, 429],
+  create: [...READ, 413, 415, 422, 429],
   write: [...READ, 413, 415, 422, 429],
+  delete: [...READ, 413, 415],
+  /** Probes: a malformed or missing Host (400), and 503 while the database is down or the service stops. */
+  probe: [400, 503],
 } as const;
 
 /** Documents each status this operation can answer with the envelope schema, in one place. */

@@ -88,6 +88,8 @@ function fromStatus(status: number): GraphErrorResponse | undefined {
   switch (status) {
     case 400:
       return { status, code: 'invalidRequest', message: 'The request is malformed or incorrect.' };
+    case 403:
+      return { status, code: 'accessDenied', message: 'Access to this resource is denied.' };
     case 405:
       return { status, code: 'notAllowed', message: 'The method is not allowed on this resource.' };
     case 413:

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { SECURITY_HEADERS } from './security-headers.js';
 
 /**
  * Requests Node's HTTP parser refuses before Fastify sees them (a raw space or control byte in the
- * URL, headers over the limit) still get Graph's envelope and correlation headers, not Node's text.
+ * URL, an unknown method, headers over the limit) still get Graph's envelope and correlation headers,
+ * not Node's text.
  */
 export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
   if (!socket.writable) {
@@ -12,12 +14,30 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     return;
   }
   const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  const { headers, body } = graphError(
+    tooLarge ? 'The request headers are too large.' : 'The request line or headers are malformed.',
+  );
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.end(
+    `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n${lines.join('')}\r\n${body}`,
+  );
+}
+
+/**
+ * Node's `checkExpectation`: an `Expect` other than `100-continue` is 417, which Node would answer
+ * with an empty body of its own.
+ */
+export function expectationFailed(_request: IncomingMessage, response: ServerResponse): void {
+  const { headers, body } = graphError('The only expectation supported is Expect: 100-continue.');
+  response.writeHead(417, headers).end(body);
+}
+
+function graphError(message: string): { headers: Record<string, string>; body: string } {
   const requestId = randomUUID();
   const body = JSON.stringify({
     error: {
       code: 'invalidRequest',
-      message: tooLarge ? 'The request headers are too large.' : 'The request line or headers are malformed.',
+      message,
       innerError: {
         date: new Date().toISOString().slice(0, 19),
         'request-id': requestId,
@@ -25,10 +45,15 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
       },
     },
   });
-  const headers = Object.entries(SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`);
-  socket.end(
-    `HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\nrequest-id: ${requestId}\r\n` +
-      `client-request-id: ${requestId}\r\n${headers.join('')}connection: close\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      'request-id': requestId,
+      'client-request-id': requestId,
+      ...SECURITY_HEADERS,
+      connection: 'close',
+      'content-length': String(Buffer.byteLength(body)),
+    },
+  };
 }
