@@ -18,19 +18,25 @@ export const ApiSelect = (properties: readonly string[]) =>
     schema: { type: 'array', uniqueItems: true, items: { type: 'string', enum: [...properties] } },
   });
 
-export const ApiExpandResults = () =>
-  option('$expand', 'Only `results`: includes the threat assessment results, oldest first.', {
-    type: 'string',
-    enum: ['results'],
-  });
+/** `limit`: the most results a request carries inline; `results@odata.nextLink` leads to the rest. */
+export const ApiExpandResults = (limit: number) =>
+  option(
+    '$expand',
+    `Only \`results\`: includes the threat assessment results, oldest first, at most ${limit} per request. ` +
+      'A request with more also carries `results@odata.nextLink`, the next page of its results list.',
+    { type: 'string', enum: ['results'] },
+  );
 
 export const ApiFilter = (description: string) => option('$filter', description);
 
-/** The collection options of CONTRACT section 3; names also work without `$` and in any case. */
+/**
+ * The collection options; names also work without `$` and in any case. `expand`: the collection takes
+ * `$expand=results`, with at most `limit` results per item.
+ */
 export function ApiCollectionQuery(options: {
   properties: readonly string[];
   filter: string;
-  expand: boolean;
+  expand?: { limit: number };
   defaultOrder: string;
 }) {
   return applyDecorators(
@@ -47,7 +53,7 @@ export function ApiCollectionQuery(options: {
     option('$skip', 'Items to skip (prefer next links).', { type: 'integer', minimum: 0, maximum: MAX_SKIP }),
     option('$skiptoken', 'Opaque paging cursor: follow `@odata.nextLink` rather than building it.'),
     ApiSelect(options.properties),
-    ...(options.expand ? [ApiExpandResults()] : []),
+    ...(options.expand ? [ApiExpandResults(options.expand.limit)] : []),
     option('$count', '`true` adds `@odata.count`, the number of items that match `$filter`.', { type: 'boolean' }),
   );
 }

@@ -22,7 +22,7 @@ import { ParseGuidPipe } from '../common/validation/parse-guid.pipe.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { ApiCollectionQuery, ApiExpandResults, ApiFilter, ApiSelect } from '../odata/api-query.decorators.js';
-import { parseCollectionQuery, parseCountQuery, parseItemQuery } from '../odata/query-options.js';
+import { parseCollectionQuery, parseCountQuery, parseItemQuery, type SortOrder } from '../odata/query-options.js';
 import { project, selectionSuffix } from '../odata/select.js';
 import { SkipTokenCodec } from '../odata/skiptoken.js';
 import {
@@ -31,6 +31,7 @@ import {
   type CreateThreatAssessmentRequestBody,
 } from './dto/create-threat-assessment-request.dto.js';
 import {
+  EXPANDED_RESULTS_LIMIT,
   REQUEST_ODATA_TYPES,
   REQUEST_RESPONSE_DTOS,
   requestTypesSchema,
@@ -44,9 +45,18 @@ import {
 } from './dto/threat-assessment.examples.js';
 import { ThreatAssessmentRequestsService, type RequestWithResults } from './threat-assessment-requests.service.js';
 import { toThreatAssessmentRequestDto, toThreatAssessmentResultDto } from './threat-assessment.mapper.js';
-import { REQUEST_PROPERTIES, REQUESTS_QUERY } from './threat-assessment.query-specs.js';
+import { REQUEST_PROPERTIES, RESULTS_QUERY, REQUESTS_QUERY } from './threat-assessment.query-specs.js';
 
 export const REQUESTS_PATH = 'informationProtection/threatAssessmentRequests';
+
+/**
+ * What a `$skiptoken` of a request's results list is signed for. An expanded request's
+ * `results@odata.nextLink` signs its position alike, so that the list continues where the expansion ends.
+ */
+export function resultsPageScope(tenantId: string, requestId: string, order: SortOrder, filter?: string): string[] {
+  return [tenantId, `results:${requestId}`, order, filter ?? ''];
+}
+
 const FILTER_HELP =
   "OData filter on contentType, expectedAssessment, category, status, requestSource (eq, ne, in) and createdDateTime (eq, ne, gt, ge, lt, le), with and, or, not, parentheses and isof('microsoft.graph.urlAssessmentRequest').";
 
@@ -74,6 +84,9 @@ const LOCATION = {
   },
 };
 const ENTITY = requestTypesSchema(REQUEST_RESPONSE_DTOS, REQUEST_ODATA_TYPES);
+const EXPANDED =
+  `With \`$expand=results\`, each request carries at most ${EXPANDED_RESULTS_LIMIT} results, oldest first; ` +
+  'one with more also carries `results@odata.nextLink`, which continues on its results list.';
 
 @ApiTags('threatAssessmentRequest')
 @ApiBearerAuth()
@@ -142,10 +155,15 @@ export class ThreatAssessmentRequestsController {
     summary: 'List threatAssessmentRequests',
     description:
       `Retrieve a list of threatAssessmentRequest objects of the caller's tenant, newest first. ${TYPES} ` +
-      'A page holds at most `$top` items; `@odata.nextLink` is present exactly when more exist.',
+      `A page holds at most \`$top\` items; \`@odata.nextLink\` is present exactly when more exist. ${EXPANDED}`,
     permissions: READ,
   })
-  @ApiCollectionQuery({ properties: REQUEST_PROPERTIES, filter: FILTER_HELP, expand: true, defaultOrder: 'desc' })
+  @ApiCollectionQuery({
+    properties: REQUEST_PROPERTIES,
+    filter: FILTER_HELP,
+    expand: { limit: EXPANDED_RESULTS_LIMIT },
+    defaultOrder: 'desc',
+  })
   @ApiOkResponse({
     description: 'OK: a page of threatAssessmentRequests.',
     type: ThreatAssessmentRequestCollectionDto,
@@ -164,7 +182,10 @@ export class ThreatAssessmentRequestsController {
       ...(page.next
         ? { '@odata.nextLink': urls.nextLink(REQUESTS_PATH, this.skiptokens.encode(page.next, scope)) }
         : {}),
-      value: page.items.map((item) => project(this.toItem(item), query.select, query.expand)),
+      value: page.items.map((item) => ({
+        ...project(this.toItem(item), query.select, query.expand),
+        ...this.moreResultsLink(urls, caller, item),
+      })),
     };
   }
 
@@ -196,12 +217,12 @@ export class ThreatAssessmentRequestsController {
     summary: 'Get threatAssessmentRequest',
     description:
       `Retrieve the properties and relationships of a specified threatAssessmentRequest object. ${TYPES} ` +
-      'Use `$expand=results` to retrieve the threat assessment results.',
+      `Use \`$expand=results\` to retrieve the threat assessment results. ${EXPANDED}`,
     permissions: READ,
   })
   @REQUEST_ID
   @ApiSelect(REQUEST_PROPERTIES)
-  @ApiExpandResults()
+  @ApiExpandResults(EXPANDED_RESULTS_LIMIT)
   @ApiOkResponse({
     description: 'OK: the threatAssessmentRequest.',
     content: { 'application/json': { schema: ENTITY, examples: GET_REQUEST_EXAMPLES } },
@@ -220,6 +241,7 @@ export class ThreatAssessmentRequestsController {
     const expanded = found.results
       ? {
           'results@odata.context': urls.context(`${REQUESTS_PATH}('${id}')/${item['@odata.type']!.slice(1)}/results`),
+          ...this.moreResultsLink(urls, caller, found),
         }
       : {};
     return {
@@ -241,7 +263,7 @@ export class ThreatAssessmentRequestsController {
   })
   @REQUEST_ID
   @ApiResponse({ status: 204, description: 'No Content: the request and its results are deleted.' })
-  @ApiGraphErrors(ERRORS_OF.read)
+  @ApiGraphErrors(ERRORS_OF.delete)
   async delete(@CurrentCaller() caller: Caller, @Param('id', new ParseGuidPipe('id')) id: string): Promise<void> {
     await this.requests.delete(caller, id);
   }
@@ -249,6 +271,16 @@ export class ThreatAssessmentRequestsController {
   private toItem({ request, results }: RequestWithResults) {
     const dto = toThreatAssessmentRequestDto(request);
     return results ? { ...dto, results: results.map(toThreatAssessmentResultDto) } : dto;
+  }
+
+  /** The results after the expanded ones: the next page of the request's results list, in its own order. */
+  private moreResultsLink(urls: PublicUrls, caller: Caller, { request, moreResults }: RequestWithResults) {
+    if (!moreResults) return {};
+    const scope = resultsPageScope(caller.tenantId, request.id, RESULTS_QUERY.defaultOrder);
+    const skiptoken = this.skiptokens.encode(moreResults, scope);
+    return {
+      'results@odata.nextLink': urls.resource(`${REQUESTS_PATH}/${request.id}/results?$skiptoken=${skiptoken}`),
+    };
   }
 
   private urls(request: FastifyRequest): PublicUrls {

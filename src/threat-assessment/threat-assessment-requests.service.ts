@@ -6,12 +6,15 @@ import type { Caller } from '../auth/caller.js';
 import { uuidv7 } from '../database/uuid-v7.js';
 import { IdempotencyKeys } from '../idempotency/idempotency-keys.service.js';
 import type { IdempotencyClaim } from '../idempotency/idempotency.js';
+import { canonicalEmail, canonicalUrl } from '../throttling/resource-key.js';
+import { throttleGate, type ThrottleVerdict } from '../throttling/throttle-gate.js';
 import { Throttler } from '../throttling/throttler.service.js';
 import { type Page, pageConditions, pageOf } from '../odata/keyset.js';
 import { dynamicStatementName, preparedQuery } from '../database/prepared-query.js';
 import type { CollectionQuery } from '../odata/query-options.js';
 import type { KeysetPosition } from '../odata/skiptoken.js';
 import type { CreateThreatAssessmentRequestBody } from './dto/create-threat-assessment-request.dto.js';
+import { EXPANDED_RESULTS_LIMIT } from './dto/threat-assessment-responses.dto.js';
 import {
   EmailFileAssessmentRequestEntity,
   FileAssessmentRequestEntity,
@@ -27,7 +30,10 @@ import { CONTENT_TYPE_OF, type RequestKind } from './threat-assessment.enums.js'
 
 export interface RequestWithResults {
   request: ThreatAssessmentRequestEntity;
+  /** With `$expand=results`: the oldest EXPANDED_RESULTS_LIMIT. */
   results?: ThreatAssessmentResultEntity[];
+  /** Set exactly when more results follow: the position after the last of `results`. */
+  moreResults?: KeysetPosition;
 }
 
 export interface RequestsPage extends Page<RequestWithResults> {
@@ -79,23 +85,21 @@ export class ThreatAssessmentRequestsService {
       createdBy: identitySetOf(caller),
       ...fields,
     } satisfies Partial<ThreatAssessmentRequestEntity>);
+    const windows = this.throttler.createRequestWindows(resource);
+    const values = windows ? [...insertValues(entity), ...windows] : insertValues(entity);
+    const statement = windows ? INSERT_REQUEST_THROTTLED : INSERT_REQUEST;
     if (!claim) {
-      await this.throttler.createRequest(caller.tenantId, resource);
-      const rows = await preparedQuery<{ created_date_time: Date }>(
-        this.dataSource,
-        'create_threat_assessment_request',
-        INSERT_REQUEST_SQL,
-        insertValues(entity),
-      );
-      entity.createdDateTime = rows[0].created_date_time;
+      const [row] = await preparedQuery<CreatedRow>(this.dataSource, statement.name, statement.text, values);
+      await this.throttler.settle(caller.tenantId, row);
+      entity.createdDateTime = row.created_date_time!;
       return { request: entity, replayed: false };
     }
     // Claim first: concurrent retries of one key wait here and then replay, uncounted by the throttle.
     const won = await this.dataSource.transaction(async (manager) => {
       if (!(await this.idempotencyKeys.claim(manager, caller.tenantId, claim, entity.id))) return false;
-      await this.throttler.createRequest(caller.tenantId, resource, manager);
-      const rows: { created_date_time: Date }[] = await manager.query(INSERT_REQUEST_SQL, insertValues(entity));
-      entity.createdDateTime = rows[0].created_date_time;
+      const [row]: CreatedRow[] = await manager.query(statement.text, values);
+      await this.throttler.settle(caller.tenantId, row, manager);
+      entity.createdDateTime = row.created_date_time!;
       return true;
     });
     if (won) return { request: entity, replayed: false };
@@ -135,7 +139,7 @@ export class ThreatAssessmentRequestsService {
       : undefined;
     const count = query.count ? await this.count(caller, query.filter) : undefined;
     return {
-      items: page.items.map((request) => ({ request, results: results && (results.get(request.id) ?? []) })),
+      items: page.items.map((request) => ({ request, ...(results && expanded(results.get(request.id) ?? [])) })),
       next: page.next,
       count,
     };
@@ -168,7 +172,10 @@ export class ThreatAssessmentRequestsService {
     return { request: toRequestEntity(rows[0]) };
   }
 
-  /** The request and its results, oldest first, in one round trip: a row per result (one with NULLs if none). */
+  /**
+   * The request and its oldest results in one round trip: a row per result (one with NULLs if none),
+   * one more than are expanded, to tell whether more follow.
+   */
   private async getWithResults(caller: Caller, id: string): Promise<RequestWithResults> {
     const rows = await preparedQuery<RequestRow & Partial<ResultRow>>(
       this.dataSource,
@@ -180,6 +187,7 @@ export class ThreatAssessmentRequestsService {
          FROM threat_assessment_results
          WHERE tenant_id = r.tenant_id AND request_id = r.id
          ORDER BY created_date_time, id
+         LIMIT ${EXPANDED_RESULTS_LIMIT + 1}
        ) x ON true
        WHERE r.tenant_id = $1 AND r.id = $2`,
       [caller.tenantId, id],
@@ -188,7 +196,7 @@ export class ThreatAssessmentRequestsService {
     const results = rows
       .filter((row): row is RequestRow & ResultRow => row.result_id != null)
       .map((row) => toResultEntity(caller.tenantId, id, row));
-    return { request: toRequestEntity(rows[0]), results };
+    return { request: toRequestEntity(rows[0]), ...expanded(results) };
   }
 
   /** Its results go with it (ON DELETE CASCADE). */
@@ -199,17 +207,26 @@ export class ThreatAssessmentRequestsService {
     if (!affected) throw new ThreatAssessmentRequestNotFoundError(id);
   }
 
-  /** One query for the results of a whole page, oldest first. */
+  /**
+   * One query for the results of a whole page, oldest first: per request, one more than are expanded
+   * (a LATERAL join on the tenant-leading index reads no further), never all of them.
+   */
   private async resultsOf(caller: Caller, ids: string[]): Promise<Map<string, ThreatAssessmentResultEntity[]>> {
     const grouped = new Map<string, ThreatAssessmentResultEntity[]>();
     if (ids.length === 0) return grouped;
     const rows = await preparedQuery<ResultRow & { request_id: string }>(
       this.dataSource,
       'results_of_threat_assessment_requests',
-      `SELECT id AS result_id, request_id, created_date_time AS result_created_date_time, result_type, message
-       FROM threat_assessment_results
-       WHERE tenant_id = $1 AND request_id = ANY($2::uuid[])
-       ORDER BY request_id, created_date_time, id`,
+      `SELECT x.id AS result_id, x.request_id, x.created_date_time AS result_created_date_time, x.result_type, x.message
+       FROM unnest($2::uuid[]) AS p(id)
+       CROSS JOIN LATERAL (
+         SELECT id, request_id, created_date_time, result_type, message
+         FROM threat_assessment_results
+         WHERE tenant_id = $1 AND request_id = p.id
+         ORDER BY created_date_time, id
+         LIMIT ${EXPANDED_RESULTS_LIMIT + 1}
+       ) x
+       ORDER BY x.request_id, x.created_date_time, x.id`,
       [caller.tenantId, ids],
     );
     for (const row of rows) {
@@ -222,17 +239,41 @@ export class ThreatAssessmentRequestsService {
   }
 }
 
+/** A request's expanded results from up to one more than are shown: the extra one says that more follow. */
+function expanded(results: ThreatAssessmentResultEntity[]): Pick<RequestWithResults, 'results' | 'moreResults'> {
+  const page = pageOf(results, EXPANDED_RESULTS_LIMIT);
+  return page.next ? { results: page.items, moreResults: page.next } : { results: page.items };
+}
+
 /**
  * The insert, by hand and prepared: the repository's insert builds its SQL through the query builder on
  * every call and sends it unnamed, so PostgreSQL plans it every time. The values come from the entity;
- * `created_date_time` comes from the database clock, returned, never read back.
+ * `created_date_time` comes from the database clock, returned, never read back. With limits, the same
+ * statement counts them (throttleGate): a refused or failed insert counts nothing.
  */
-const INSERT_REQUEST_SQL = `
-  INSERT INTO threat_assessment_requests (id, tenant_id, kind, content_type, expected_assessment, category, status,
-    request_source, created_by, recipient_email, message_uri, destination_routing_reason, file_name, url,
-    content_size, content_sha256)
+const INSERT_COLUMNS = `id, tenant_id, kind, content_type, expected_assessment, category, status, request_source,
+  created_by, recipient_email, message_uri, destination_routing_reason, file_name, url, content_size, content_sha256`;
+const INSERT_REQUEST = {
+  name: 'create_threat_assessment_request',
+  text: `INSERT INTO threat_assessment_requests (${INSERT_COLUMNS})
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-  RETURNING created_date_time`;
+  RETURNING created_date_time`,
+};
+const CREATE_GATE = throttleGate({ tenant: '$2::uuid', first: 17 });
+const INSERT_REQUEST_THROTTLED = {
+  name: 'create_threat_assessment_request_throttled',
+  text: `WITH ${CREATE_GATE.ctes}, inserted AS (
+    INSERT INTO threat_assessment_requests (${INSERT_COLUMNS})
+    SELECT $1::uuid, $2::uuid, $3::varchar, $4::varchar, $5::varchar, $6::varchar, $7::varchar, $8::varchar,
+      $9::jsonb, $10::varchar, $11::varchar, $12::varchar, $13::varchar, $14::varchar, $15::int, $16::bytea
+    WHERE ${CREATE_GATE.accepted}
+    RETURNING created_date_time
+  )
+  SELECT (SELECT created_date_time FROM inserted) AS created_date_time, ${CREATE_GATE.columns}`,
+};
+
+/** `created_date_time` is null only when the gate refused the insert. */
+type CreatedRow = { created_date_time: Date | null } & Partial<ThrottleVerdict>;
 
 function insertValues(entity: ThreatAssessmentRequestEntity): unknown[] {
   const typed = entity as Partial<
@@ -367,12 +408,15 @@ function derivedFields(body: CreateThreatAssessmentRequestBody) {
   }
 }
 
-/** What Graph's per-resource limit counts: a message and its recipient, a URL, a file's content. */
+/**
+ * What Graph's per-resource limit counts: a message and its recipient, a URL, a file's content; each in
+ * its canonical spelling, so that respelling a resource does not make it another.
+ */
 function resourceKey(body: CreateThreatAssessmentRequestBody, fields: ReturnType<typeof derivedFields>): string {
   const identity: string[] = [body['@odata.type']];
-  if ('recipientEmail' in body) identity.push(body.recipientEmail.toLowerCase());
-  if ('messageUri' in body) identity.push(body.messageUri);
-  if ('url' in body) identity.push(body.url);
+  if ('recipientEmail' in body) identity.push(canonicalEmail(body.recipientEmail));
+  if ('messageUri' in body) identity.push(canonicalUrl(body.messageUri));
+  if ('url' in body) identity.push(canonicalUrl(body.url));
   if ('contentSha256' in fields) identity.push(fields.contentSha256.toString('hex'));
   return createHash('sha256').update(JSON.stringify(identity)).digest('hex');
 }

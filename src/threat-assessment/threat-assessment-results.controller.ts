@@ -51,7 +51,7 @@ import {
 import { ThreatAssessmentResultsService } from './threat-assessment-results.service.js';
 import { toThreatAssessmentResultDto } from './threat-assessment.mapper.js';
 import { RESULT_PROPERTIES, RESULTS_QUERY } from './threat-assessment.query-specs.js';
-import { REQUESTS_PATH } from './threat-assessment-requests.controller.js';
+import { REQUESTS_PATH, resultsPageScope } from './threat-assessment-requests.controller.js';
 
 const FILTER_HELP =
   'OData filter on resultType (eq, ne, in) and createdDateTime (eq, ne, gt, ge, lt, le), with and, or, not and parentheses.';
@@ -159,7 +159,7 @@ export class ThreatAssessmentResultsController {
     permissions: READ,
   })
   @REQUEST_ID
-  @ApiCollectionQuery({ properties: RESULT_PROPERTIES, filter: FILTER_HELP, expand: false, defaultOrder: 'asc' })
+  @ApiCollectionQuery({ properties: RESULT_PROPERTIES, filter: FILTER_HELP, defaultOrder: 'asc' })
   @ApiOkResponse({
     description: 'OK: a page of threatAssessmentResults.',
     type: ThreatAssessmentResultCollectionDto,
@@ -173,7 +173,7 @@ export class ThreatAssessmentResultsController {
     @Req() request: FastifyRequest,
   ) {
     const query = parseCollectionQuery(raw, RESULTS_QUERY);
-    const scope = [caller.tenantId, `results:${requestId}`, query.order, query.filter ?? ''];
+    const scope = resultsPageScope(caller.tenantId, requestId, query.order, query.filter);
     const after = query.skiptoken ? this.skiptokens.decode(query.skiptoken, scope) : undefined;
     const page = await this.results.list(caller, requestId, query, after);
     const urls = this.urls(request);

@@ -5,6 +5,7 @@ import type { Caller } from '../auth/caller.js';
 import { uuidv7 } from '../database/uuid-v7.js';
 import { IdempotencyKeys } from '../idempotency/idempotency-keys.service.js';
 import type { IdempotencyClaim } from '../idempotency/idempotency.js';
+import { throttleGate, type ThrottleVerdict } from '../throttling/throttle-gate.js';
 import { Throttler } from '../throttling/throttler.service.js';
 import { dynamicStatementName, preparedQuery } from '../database/prepared-query.js';
 import { type Page, pageConditions, pageOf } from '../odata/keyset.js';
@@ -24,11 +25,19 @@ import { applyFilter, RESULTS_FILTER } from './threat-assessment.filters.js';
  * Records a result and moves a pending parent to `completed`, in one statement and so one transaction.
  * Raw SQL on purpose: the hot path of the service takes one round trip instead of the ORM's five
  * (BEGIN, SELECT, INSERT, UPDATE, COMMIT). `parent` is empty when the request is not in the tenant;
- * `inserted` is empty when the checkPolicy rule refuses, or when `claim` (an Idempotency-Key, when one
- * is sent) was already taken. A request deleted meanwhile trips the foreign key (23503): 404.
+ * `inserted` is empty when the checkPolicy rule refuses, when `claim` (an Idempotency-Key, when one
+ * is sent) was already taken, or when the throttle refuses. With limits, the same statement counts
+ * them (throttleGate), only for a result it may record: a missing parent, a refused checkPolicy or a
+ * lost claim counts nothing, and a failure rolls the count back. A request deleted meanwhile trips
+ * the foreign key (23503): 404.
  */
-function addResultSql(withClaim: boolean): string {
+function addResultSql(withClaim: boolean, throttled: boolean): string {
   const allowed = `($4::varchar <> 'checkPolicy' OR content_type = 'mail')`;
+  const gate = throttleGate({
+    tenant: '$1',
+    first: withClaim ? 9 : 6,
+    when: withClaim ? 'EXISTS (SELECT 1 FROM claim)' : `EXISTS (SELECT 1 FROM parent WHERE ${allowed})`,
+  });
   return `
   WITH parent AS (
     SELECT id, tenant_id, content_type, status
@@ -46,21 +55,26 @@ function addResultSql(withClaim: boolean): string {
     RETURNING 1
   )`
       : ''
-  }, inserted AS (
+  }${throttled ? `, ${gate.ctes}` : ''}, inserted AS (
     INSERT INTO threat_assessment_results (id, tenant_id, request_id, result_type, message)
     SELECT $3::uuid, tenant_id, id, $4::varchar, $5::varchar FROM parent
-    WHERE ${allowed}${withClaim ? ' AND EXISTS (SELECT 1 FROM claim)' : ''}
+    WHERE ${allowed}${withClaim ? ' AND EXISTS (SELECT 1 FROM claim)' : ''}${throttled ? ` AND ${gate.accepted}` : ''}
     RETURNING created_date_time
   ), completed AS (
     UPDATE threat_assessment_requests r SET status = 'completed'
     FROM parent p
     WHERE r.tenant_id = p.tenant_id AND r.id = p.id AND r.status = 'pending' AND EXISTS (SELECT 1 FROM inserted)
   )
-  SELECT p.content_type, i.created_date_time FROM parent p LEFT JOIN inserted i ON true`;
+  SELECT p.content_type, i.created_date_time${throttled ? `, ${gate.columns}` : ''} FROM parent p LEFT JOIN inserted i ON true`;
 }
 
-const ADD_RESULT_SQL = addResultSql(false);
-const ADD_RESULT_IDEMPOTENT_SQL = addResultSql(true);
+const ADD_RESULT = {
+  plain: { name: 'add_threat_assessment_result', text: addResultSql(false, false) },
+  throttled: { name: 'add_threat_assessment_result_throttled', text: addResultSql(false, true) },
+};
+const ADD_RESULT_IDEMPOTENT = { plain: addResultSql(true, false), throttled: addResultSql(true, true) };
+
+type AddedRow = { content_type: string; created_date_time: Date | null } & Partial<ThrottleVerdict>;
 
 @Injectable()
 export class ThreatAssessmentResultsService {
@@ -82,24 +96,24 @@ export class ThreatAssessmentResultsService {
       if (previous) return { result: await this.get(caller, requestId, previous), replayed: true };
     }
     const id = uuidv7();
+    const windows = this.throttler.addResultWindows();
     const params = [caller.tenantId, requestId, id, body.resultType, body.message];
-    let rows: { content_type: string; created_date_time: Date | null }[];
+    let rows: AddedRow[];
     try {
       if (claim) {
         // Counted after the claim, in its transaction: retries that replay are not counted.
         rows = await this.dataSource.transaction(async (manager) => {
-          const written: typeof rows = await manager.query(ADD_RESULT_IDEMPOTENT_SQL, [
-            ...params,
-            claim.key,
-            claim.requestHash,
-            claim.ttlSeconds,
-          ]);
-          if (written[0]?.created_date_time) await this.throttler.addResult(caller.tenantId, manager);
+          const written: AddedRow[] = await manager.query(
+            windows ? ADD_RESULT_IDEMPOTENT.throttled : ADD_RESULT_IDEMPOTENT.plain,
+            [...params, claim.key, claim.requestHash, claim.ttlSeconds, ...(windows ?? [])],
+          );
+          if (written[0]) await this.throttler.settle(caller.tenantId, written[0], manager);
           return written;
         });
       } else {
-        await this.throttler.addResult(caller.tenantId);
-        rows = await preparedQuery(this.dataSource, 'add_threat_assessment_result', ADD_RESULT_SQL, params);
+        const statement = windows ? ADD_RESULT.throttled : ADD_RESULT.plain;
+        rows = await preparedQuery(this.dataSource, statement.name, statement.text, [...params, ...(windows ?? [])]);
+        if (rows[0]) await this.throttler.settle(caller.tenantId, rows[0]);
       }
     } catch (error) {
       if (isForeignKeyViolation(error)) throw new ThreatAssessmentRequestNotFoundError(requestId);

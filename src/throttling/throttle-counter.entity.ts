@@ -1,8 +1,9 @@
 import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { ThrottleScope } from './throttle-limits.js';
 
 /**
  * Fixed-window counters shared by every instance of the service: the limit holds across instances
- * because the count lives where the data does, and one upsert both counts and reads.
+ * because the count lives where the data does, counted by the statement that writes (throttleGate).
  */
 @Entity({ name: 'throttle_counters' })
 @Check('ck_throttle_counters_scope', `"scope" IN ('tenant', 'resource', 'results')`)
@@ -13,7 +14,7 @@ export class ThrottleCounterEntity {
   tenantId!: string;
 
   @PrimaryColumn({ name: 'scope', type: 'varchar', length: 16, primaryKeyConstraintName: 'pk_throttle_counters' })
-  scope!: 'tenant' | 'resource' | 'results';
+  scope!: ThrottleScope;
 
   /** The resource's SHA-256 (hex) for `resource`, empty for tenant-wide counters. */
   @PrimaryColumn({ name: 'key', type: 'varchar', length: 64, primaryKeyConstraintName: 'pk_throttle_counters' })

@@ -1,3 +1,6 @@
+/** What a counter counts: creating requests per tenant or per resource, adding results per tenant. */
+export type ThrottleScope = 'tenant' | 'resource' | 'results';
+
 /** `count` requests per `windowSeconds`. */
 export interface Limit {
   count: number;
@@ -13,7 +16,7 @@ export interface ThrottleLimits {
   results: Limit[];
 }
 
-/** Graph's documented limits for POST on /informationProtection (CONTRACT section 6). */
+/** Graph's documented limits for POST on /informationProtection. */
 export const GRAPH_LIMITS: ThrottleLimits = {
   tenant: [
     { count: 150, windowSeconds: 15 * 60 },

@@ -1,11 +1,12 @@
 import { DomainError } from '../common/errors/domain-error.js';
+import type { ThrottleScope } from './throttle-limits.js';
 
 /** 429 `TooManyRequests` with `Retry-After`: the seconds until the exceeded window ends. */
 export class ThrottledError extends DomainError {
   readonly code = 'throttled';
 
   constructor(
-    readonly scope: 'tenant' | 'resource' | 'results',
+    readonly scope: ThrottleScope,
     readonly retryAfterSeconds: number,
   ) {
     super(

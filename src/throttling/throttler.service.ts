@@ -4,44 +4,36 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { MetricsService } from '../observability/metrics.service.js';
-import type { Limit } from './throttle-limits.js';
+import type { CountedWindow, ThrottleVerdict, ThrottleWindows } from './throttle-gate.js';
+import type { Limit, ThrottleScope } from './throttle-limits.js';
 import { ThrottledError } from './throttled.error.js';
 
-/**
- * Counts every window of every applicable limit in one statement (one round trip), fixed windows
- * aligned on the epoch. A window's count is shared by all instances through the database, and a
- * tenant's counters are its own rows, so no tenant slows another.
- */
-const COUNT_SQL = `
-  INSERT INTO throttle_counters AS c (tenant_id, scope, key, window_seconds, window_start, count, expires_at)
-  SELECT $1, w.scope, w.key, w.seconds, w.start, 1, w.start + make_interval(secs => w.seconds)
-  FROM (
-    SELECT s.scope, s.key, s.seconds,
-           to_timestamp(floor(extract(epoch FROM now()) / s.seconds) * s.seconds) AS start
-    FROM unnest($2::varchar[], $3::varchar[], $4::int[]) AS s(scope, key, seconds)
-  ) w
-  ON CONFLICT (tenant_id, scope, key, window_seconds, window_start)
-  DO UPDATE SET count = c.count + 1
-  RETURNING scope, window_seconds, count, ceil(extract(epoch FROM expires_at - now()))::int AS retry_after`;
+/** Gives back the counts of a write refused after it counted some windows (see throttleGate). */
+const GIVE_BACK_SQL = `
+  UPDATE throttle_counters c SET count = c.count - 1
+  FROM json_to_recordset($2::json) AS u(scope varchar, key varchar, seconds int, start timestamptz)
+  WHERE c.tenant_id = $1 AND c.scope = u.scope AND c.key = u.key
+    AND c.window_seconds = u.seconds AND c.window_start = u.start`;
 
 const CLEANUP_INTERVAL_MS = 60_000;
 
-interface Check {
-  scope: 'tenant' | 'resource' | 'results';
-  key: string;
-  limits: Limit[];
-}
-
+/**
+ * Fixed windows aligned on the epoch, counted by the write's own statement (throttleGate). A window's
+ * count is shared by all instances through the database, and a tenant's counters are its own rows, so
+ * no tenant slows another.
+ */
 @Injectable()
 export class Throttler implements OnApplicationShutdown {
   private readonly logger = new Logger('Throttler');
   private readonly cleanup: NodeJS.Timeout;
+  private readonly resultWindows: ThrottleWindows | undefined;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
   ) {
+    this.resultWindows = windowsOf([{ scope: 'results', key: '', limits: config.throttle.results }]);
     this.cleanup = setInterval(() => void this.deleteExpired(), CLEANUP_INTERVAL_MS);
     this.cleanup.unref();
   }
@@ -51,13 +43,12 @@ export class Throttler implements OnApplicationShutdown {
   }
 
   /**
-   * Creating a request: the tenant's limits and the resource's. Given the write's transaction, the
-   * counts roll back with a write that does not happen (a lost idempotency race, a failure). The
-   * resource's key (a digest) is computed only when a resource limit applies.
+   * Creating a request: the tenant's limits and the resource's; undefined when none applies (the write
+   * then runs ungated). The resource's key (a digest) is computed only when a resource limit applies.
    */
-  createRequest(tenantId: string, resourceKey: () => string, manager?: EntityManager): Promise<void> {
+  createRequestWindows(resourceKey: () => string): ThrottleWindows | undefined {
     const limits = this.config.throttle;
-    return this.enforce(tenantId, manager, [
+    return windowsOf([
       { scope: 'tenant', key: '', limits: limits.tenant },
       ...(limits.resource.length > 0
         ? [{ scope: 'resource' as const, key: resourceKey(), limits: limits.resource }]
@@ -65,31 +56,27 @@ export class Throttler implements OnApplicationShutdown {
     ]);
   }
 
-  addResult(tenantId: string, manager?: EntityManager): Promise<void> {
-    return this.enforce(tenantId, manager, [{ scope: 'results', key: '', limits: this.config.throttle.results }]);
+  addResultWindows(): ThrottleWindows | undefined {
+    return this.resultWindows;
   }
 
-  private async enforce(tenantId: string, manager: EntityManager | undefined, checks: Check[]): Promise<void> {
-    const windows = checks.flatMap((check) => check.limits.map((limit) => ({ ...check, limit })));
-    if (windows.length === 0) return;
-    const rows: { scope: Check['scope']; window_seconds: number; count: number; retry_after: number }[] = await (
-      manager ?? this.dataSource.manager
-    ).query(COUNT_SQL, [
-      tenantId,
-      windows.map((w) => w.scope),
-      windows.map((w) => w.key),
-      windows.map((w) => w.limit.windowSeconds),
-    ]);
-    let exceeded: ThrottledError | undefined;
-    for (const row of rows) {
-      const limit = windows.find((w) => w.scope === row.scope && w.limit.windowSeconds === row.window_seconds)!.limit;
-      if (row.count > limit.count && (!exceeded || row.retry_after > exceeded.retryAfterSeconds)) {
-        exceeded = new ThrottledError(row.scope, Math.max(1, row.retry_after));
-      }
-    }
-    if (exceeded) {
-      this.metrics.throttled.inc({ scope: exceeded.scope });
-      throw exceeded;
+  /**
+   * Throws 429 when the gated statement refused the write. In the write's transaction (`manager`) the
+   * rollback undoes any count; outside one, the counts of the rare race are given back first.
+   */
+  async settle(tenantId: string, verdict: Partial<ThrottleVerdict>, manager?: EntityManager): Promise<void> {
+    if (!verdict.throttle_scope) return;
+    if (verdict.throttle_undo && !manager) await this.giveBack(tenantId, verdict.throttle_undo);
+    this.metrics.throttled.inc({ scope: verdict.throttle_scope });
+    throw new ThrottledError(verdict.throttle_scope, Math.max(1, verdict.throttle_retry_after ?? 1));
+  }
+
+  private async giveBack(tenantId: string, windows: CountedWindow[]): Promise<void> {
+    try {
+      await this.dataSource.query(GIVE_BACK_SQL, [tenantId, JSON.stringify(windows)]);
+    } catch (error) {
+      // The refusal stands; the window only stays one higher until it ends.
+      this.logger.warn(`Could not give back counts: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
@@ -101,4 +88,19 @@ export class Throttler implements OnApplicationShutdown {
       this.logger.warn(`Could not delete expired counters: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+}
+
+/** One window per scope and length: of two limits on the same window, the smaller is the one that binds. */
+function windowsOf(checks: { scope: ThrottleScope; key: string; limits: Limit[] }[]): ThrottleWindows | undefined {
+  const windows = new Map<string, { scope: ThrottleScope; key: string; seconds: number; max: number }>();
+  for (const { scope, key, limits } of checks) {
+    for (const { count, windowSeconds } of limits) {
+      const id = `${scope}/${windowSeconds}`;
+      const max = Math.min(count, windows.get(id)?.max ?? count);
+      windows.set(id, { scope, key, seconds: windowSeconds, max });
+    }
+  }
+  if (windows.size === 0) return undefined;
+  const all = [...windows.values()];
+  return [all.map((w) => w.scope), all.map((w) => w.key), all.map((w) => w.seconds), all.map((w) => w.max)];
 }

@@ -46,6 +46,12 @@ export class IdentitySetDto {
   application?: IdentityDto;
 }
 
+/**
+ * The most results `$expand=results` writes into a request: a request may collect thousands, and a
+ * response stays bounded; `results@odata.nextLink` leads to the rest.
+ */
+export const EXPANDED_RESULTS_LIMIT = 20;
+
 /** On a single entity (create, get); never on the items of a collection. */
 const ENTITY_CONTEXT = {
   name: '@odata.context',
@@ -149,10 +155,20 @@ class ThreatAssessmentRequestFieldsDto {
 
   @ApiPropertyOptional({
     type: [ThreatAssessmentResultDto],
-    description:
-      'A collection of threat assessment results. Read-only. Not returned unless `$expand=results` is applied; oldest first.',
+    maxItems: EXPANDED_RESULTS_LIMIT,
+    description: `A collection of threat assessment results. Read-only. Not returned unless \`$expand=results\` is applied; oldest first, at most ${EXPANDED_RESULTS_LIMIT}.`,
   })
   results?: ThreatAssessmentResultDto[];
+
+  @ApiPropertyOptional({
+    name: 'results@odata.nextLink',
+    format: 'uri',
+    description:
+      `With \`$expand=results\`, present exactly when the request has more than ${EXPANDED_RESULTS_LIMIT} results: ` +
+      "an absolute URL of the request's results list (`…/threatAssessmentRequests/{id}/results?$skiptoken=…`) that " +
+      'continues after the last expanded result. Follow it, then its `@odata.nextLink`, as is.',
+  })
+  'results@odata.nextLink'?: string;
 }
 
 const RECIPIENT_EMAIL = {
