@@ -11,7 +11,7 @@ const verifier = new TokenVerifier(loadConfig({ AUTH_HS256_SECRET: SECRET }));
 
 /**
  * `createdBy` of a request comes from the caller the token names. Applications cannot create requests
- * (CONTRACT section 5), so their identity set is checked here, from token to column, rather than over HTTP.
+ * (delegated access only), so their identity set is checked here, from token to column, rather than over HTTP.
  */
 describe('createdBy from the token (identitySetOf)', () => {
   it('is the user (oid, name) of a delegated token', async () => {

@@ -30,7 +30,7 @@ export interface AppConfig {
   docsEnabled: boolean;
   /** The largest body of a route that takes file content (create a request); every other route takes far less. */
   bodyLimitBytes: number;
-  /** POST limits (CONTRACT section 6); `THROTTLE_PRESET=graph` gives Graph's numbers. */
+  /** POST limits; `THROTTLE_PRESET=graph` gives Microsoft Graph's documented numbers. */
   throttle: ThrottleLimits;
   /** How long an `Idempotency-Key` is remembered. */
   idempotencyTtlSeconds: number;

@@ -24,7 +24,7 @@ interface Seed {
 
 type Operation = 'create' | 'read' | 'addResult' | 'delete';
 
-/** Every route of CONTRACT section 1, with what it does and what a caller allowed to call it gets back. */
+/** Every route of the API, with what it does and what a caller allowed to call it gets back. */
 interface Route {
   name: string;
   operation: Operation;
@@ -338,7 +338,7 @@ describe('authentication and permissions (HS256)', () => {
     );
   });
 
-  /** CONTRACT section 5: which operations each kind of caller may call. */
+  /** Which operations each kind of caller (delegated user, application) may call. */
   const MATRIX: [string, (tenantId: string) => Promise<string>, Operation[]][] = [
     [
       'a user with ThreatAssessment.ReadWrite.All',
@@ -642,7 +642,7 @@ describe('authentication with a JWKS (RS256, ES256, Entra-style issuer)', () => 
   });
 });
 
-/** The guard's wording of what an operation needs, per CONTRACT section 5. */
+/** The guard's wording of what an operation needs. */
 function needed(operation: Operation, who: string): string {
   const app = who.startsWith('an app');
   const permissions = operation === 'read' && app ? `${READ}, ${READ_WRITE}` : READ_WRITE;

@@ -76,7 +76,7 @@ export class OpenApiValidator {
           this.operations.set(`${method.toUpperCase()} ${path}`, operation);
       }
     }
-    // `/beta` serves the `/v1.0` operations (CONTRACT section 1).
+    // `/beta` serves the `/v1.0` operations.
     if (this.documentedRoots.has('/v1.0')) this.documentedRoots.add('/beta');
     // Compile every response schema now: a schema Ajv cannot compile fails at once, not mid-suite.
     for (const operation of this.operations.values()) {
