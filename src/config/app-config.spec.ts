@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { NO_LIMITS } from '../throttling/throttle-limits.js';
 import { ConfigError, loadConfig } from './app-config.js';
 
 const SECRET_32 = 'a'.repeat(32);
@@ -44,7 +43,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       docsEnabled: true,
       bodyLimitBytes: 8 * 1024 * 1024,
-      throttle: NO_LIMITS,
+      throttle: { preset: 'off', tenant: undefined, resource: undefined, results: undefined },
       idempotencyTtlSeconds: 24 * 3600,
       corsOrigins: [],
       tls: undefined,
@@ -118,7 +117,7 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       docsEnabled: false,
       bodyLimitBytes: 2048,
-      throttle: NO_LIMITS,
+      throttle: { preset: 'off', tenant: undefined, resource: undefined, results: undefined },
       idempotencyTtlSeconds: 24 * 3600,
       corsOrigins: [],
       tls: undefined,
@@ -366,6 +365,32 @@ describe('loadConfig', () => {
         );
       },
     );
+  });
+});
+
+describe('loadConfig: throttle limits', () => {
+  it('reads count/seconds pairs, and off or empty as none', () => {
+    expect(
+      loadConfig({ THROTTLE_TENANT_LIMITS: ' 150/900 , 10000/86400', THROTTLE_RESULT_LIMITS: 'off' }).throttle,
+    ).toEqual({
+      preset: 'off',
+      tenant: [
+        { count: 150, windowSeconds: 900 },
+        { count: 10_000, windowSeconds: 86_400 },
+      ],
+      resource: undefined,
+      results: [],
+    });
+  });
+
+  it.each(['150', '0/900', '150/0', '1.5/900', '150/900,', 'x/y'])('refuses THROTTLE_TENANT_LIMITS=%s', (value) => {
+    expect(configError({ THROTTLE_TENANT_LIMITS: value })).toMatch(
+      /^THROTTLE_TENANT_LIMITS must be a comma-separated list of count\/seconds, e.g. 150\/900; got /,
+    );
+  });
+
+  it('refuses an unknown THROTTLE_PRESET', () => {
+    expect(configError({ THROTTLE_PRESET: 'strict' })).toBe("THROTTLE_PRESET must be off or graph, got 'strict'");
   });
 });
 

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { isHostHeader } from '../common/http/host-header.js';
-import { GRAPH_LIMITS, NO_LIMITS, parseLimits, type ThrottleLimits } from '../throttling/throttle-limits.js';
+import { type Limit, parseLimits } from './rate-limits.js';
 
 /** Typed, validated environment. Every variable is listed in `.env.example` and the README. */
 export interface AppConfig {
@@ -30,14 +30,27 @@ export interface AppConfig {
   docsEnabled: boolean;
   /** The largest body of a route that takes file content (create a request); every other route takes far less. */
   bodyLimitBytes: number;
-  /** POST limits; `THROTTLE_PRESET=graph` gives Microsoft Graph's documented numbers. */
-  throttle: ThrottleLimits;
+  /**
+   * POST limits: a preset (`graph`: Microsoft Graph's documented numbers) and the limits set one by
+   * one, which replace the preset's; undefined: the preset's.
+   */
+  throttle: ThrottleConfig;
   /** How long an `Idempotency-Key` is remembered. */
   idempotencyTtlSeconds: number;
   /** Browser origins allowed by CORS; empty: none. */
   corsOrigins: string[];
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string };
+}
+
+export interface ThrottleConfig {
+  preset: 'off' | 'graph';
+  /** Creating requests, per tenant. */
+  tenant?: Limit[];
+  /** Creating requests for the same resource, per tenant. */
+  resource?: Limit[];
+  /** Adding results, per tenant. */
+  results?: Limit[];
 }
 
 export type AuthConfig =
@@ -81,7 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel,
     docsEnabled: boolean(env, 'DOCS_ENABLED', true),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 8 * 1024 * 1024, 1024, 100 * 1024 * 1024),
-    throttle: throttleLimits(env),
+    throttle: throttleConfig(env),
     idempotencyTtlSeconds: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 24 * 3600, 60, 30 * 24 * 3600),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     tls: tlsFiles(env),
@@ -127,14 +140,13 @@ function authConfig(env: NodeJS.ProcessEnv, production: boolean): AuthConfig {
   return { mode: 'local' };
 }
 
-function throttleLimits(env: NodeJS.ProcessEnv): ThrottleLimits {
+function throttleConfig(env: NodeJS.ProcessEnv): ThrottleConfig {
   const preset = env.THROTTLE_PRESET?.trim() || 'off';
   if (preset !== 'off' && preset !== 'graph')
     throw new ConfigError(`THROTTLE_PRESET must be off or graph, got '${preset}'`);
-  const base = preset === 'graph' ? GRAPH_LIMITS : NO_LIMITS;
-  const limits = (name: string, fallback: ThrottleLimits[keyof ThrottleLimits]) => {
+  const limits = (name: string) => {
     const raw = env[name];
-    if (raw === undefined) return fallback;
+    if (raw === undefined) return undefined;
     try {
       return parseLimits(raw, name);
     } catch (error) {
@@ -142,9 +154,10 @@ function throttleLimits(env: NodeJS.ProcessEnv): ThrottleLimits {
     }
   };
   return {
-    tenant: limits('THROTTLE_TENANT_LIMITS', base.tenant),
-    resource: limits('THROTTLE_RESOURCE_LIMITS', base.resource),
-    results: limits('THROTTLE_RESULT_LIMITS', base.results),
+    preset,
+    tenant: limits('THROTTLE_TENANT_LIMITS'),
+    resource: limits('THROTTLE_RESOURCE_LIMITS'),
+    results: limits('THROTTLE_RESULT_LIMITS'),
   };
 }
 

@@ -1,11 +1,10 @@
 /** What a counter counts: creating requests per tenant or per resource, adding results per tenant. */
 export type ThrottleScope = 'tenant' | 'resource' | 'results';
 
-/** `count` requests per `windowSeconds`. */
-export interface Limit {
-  count: number;
-  windowSeconds: number;
-}
+import type { ThrottleConfig } from '../config/app-config.js';
+import type { Limit } from '../config/rate-limits.js';
+
+export type { Limit };
 
 export interface ThrottleLimits {
   /** Creating requests, per tenant. */
@@ -31,16 +30,12 @@ export const GRAPH_LIMITS: ThrottleLimits = {
 
 export const NO_LIMITS: ThrottleLimits = { tenant: [], resource: [], results: [] };
 
-/** Parses `150/900,10000/86400` (count/seconds, comma-separated); empty: no limit. */
-export function parseLimits(text: string, name: string): Limit[] {
-  if (text.trim() === '' || text.trim() === 'off') return [];
-  return text.split(',').map((part) => {
-    const match = /^\s*(\d{1,9})\s*\/\s*(\d{1,9})\s*$/.exec(part);
-    const count = Number(match?.[1]);
-    const windowSeconds = Number(match?.[2]);
-    if (!match || count < 1 || windowSeconds < 1) {
-      throw new Error(`${name} must be a comma-separated list of count/seconds, e.g. 150/900; got '${part.trim()}'`);
-    }
-    return { count, windowSeconds };
-  });
+/** The limits in force: each set one by one, else the preset's. */
+export function limitsOf(config: ThrottleConfig): ThrottleLimits {
+  const preset = config.preset === 'graph' ? GRAPH_LIMITS : NO_LIMITS;
+  return {
+    tenant: config.tenant ?? preset.tenant,
+    resource: config.resource ?? preset.resource,
+    results: config.results ?? preset.results,
+  };
 }

@@ -5,7 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import type { CountedWindow, ThrottleVerdict, ThrottleWindows } from './throttle-gate.js';
-import type { Limit, ThrottleScope } from './throttle-limits.js';
+import { type Limit, limitsOf, type ThrottleLimits, type ThrottleScope } from './throttle-limits.js';
 import { ThrottledError } from './throttled.error.js';
 
 /** Gives back the counts of a write refused after it counted some windows (see throttleGate). */
@@ -26,14 +26,16 @@ const CLEANUP_INTERVAL_MS = 60_000;
 export class Throttler implements OnApplicationShutdown {
   private readonly logger = new Logger('Throttler');
   private readonly cleanup: NodeJS.Timeout;
+  private readonly limits: ThrottleLimits;
   private readonly resultWindows: ThrottleWindows | undefined;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
     private readonly metrics: MetricsService,
   ) {
-    this.resultWindows = windowsOf([{ scope: 'results', key: '', limits: config.throttle.results }]);
+    this.limits = limitsOf(config.throttle);
+    this.resultWindows = windowsOf([{ scope: 'results', key: '', limits: this.limits.results }]);
     this.cleanup = setInterval(() => void this.deleteExpired(), CLEANUP_INTERVAL_MS);
     this.cleanup.unref();
   }
@@ -47,7 +49,7 @@ export class Throttler implements OnApplicationShutdown {
    * then runs ungated). The resource's key (a digest) is computed only when a resource limit applies.
    */
   createRequestWindows(resourceKey: () => string): ThrottleWindows | undefined {
-    const limits = this.config.throttle;
+    const limits = this.limits;
     return windowsOf([
       { scope: 'tenant', key: '', limits: limits.tenant },
       ...(limits.resource.length > 0
