@@ -15,7 +15,7 @@ import { frameworkErrors } from './common/http/framework-errors.js';
 import { hostProblem } from './common/http/host-header.js';
 import { installJsonBodyParser } from './common/http/json-body.js';
 import { RouteTable } from './common/http/route-table.js';
-import { createShutdownGate } from './common/http/shutdown-gate.js';
+import { createShutdownGate } from './shutdown/graceful-shutdown.js';
 import { setSecurityHeaders } from './common/http/security-headers.js';
 import { unstorableQuery } from './common/http/storable-text.js';
 import { describeSelectProjections } from './common/openapi/select-projections.js';

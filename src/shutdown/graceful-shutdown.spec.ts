@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { createShutdownGate } from './shutdown-gate.js';
+import { createShutdownGate } from './graceful-shutdown.js';
 
 describe('createShutdownGate', () => {
   it('passes requests until closing starts, then answers 503 in the envelope with Retry-After and Connection: close', async () => {
