@@ -1,10 +1,4 @@
-import { DomainError } from '../common/errors/domain-error.js';
+import { ServiceUnavailableError } from '../common/errors/domain-error.js';
 
 /** The database is not reachable (yet): 503 `serviceNotAvailable` with `Retry-After`. */
-export class DatabaseUnavailableError extends DomainError {
-  readonly code = 'databaseUnavailable';
-
-  constructor() {
-    super('The database is not available yet.');
-  }
-}
+export class DatabaseUnavailableError extends ServiceUnavailableError {}

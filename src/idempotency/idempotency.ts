@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ApiHeader } from '@nestjs/swagger';
-import { DomainError } from '../common/errors/domain-error.js';
+import { DomainError, InvalidRequestError } from '../common/errors/domain-error.js';
 
 /** What a POST carries in `Idempotency-Key`, with a fingerprint of the request it names. */
 export interface IdempotencyClaim {
@@ -11,18 +11,14 @@ export interface IdempotencyClaim {
 
 /** The same key was used earlier, in this tenant, for a different request: 422. */
 export class IdempotencyKeyReusedError extends DomainError {
-  readonly code = 'idempotencyKeyReused';
-
   constructor() {
-    super('This Idempotency-Key was already used with a different request.');
+    super('This Idempotency-Key was already used with a different request.', { status: 422, code: 'invalidRequest' });
   }
 }
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 
-export class InvalidIdempotencyKeyError extends DomainError {
-  readonly code = 'invalidBody';
-
+export class InvalidIdempotencyKeyError extends InvalidRequestError {
   constructor() {
     super('Idempotency-Key must be 1 to 255 visible ASCII characters.');
   }

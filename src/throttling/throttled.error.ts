@@ -3,8 +3,6 @@ import type { ThrottleScope } from './throttle-limits.js';
 
 /** 429 `TooManyRequests` with `Retry-After`: the seconds until the exceeded window ends. */
 export class ThrottledError extends DomainError {
-  readonly code = 'throttled';
-
   constructor(
     readonly scope: ThrottleScope,
     readonly retryAfterSeconds: number,
@@ -13,6 +11,7 @@ export class ThrottledError extends DomainError {
       scope === 'resource'
         ? `This resource was submitted for assessment too often. Retry after ${retryAfterSeconds} seconds.`
         : `Too many requests for this tenant. Retry after ${retryAfterSeconds} seconds.`,
+      { status: 429, code: 'TooManyRequests', headers: { 'retry-after': String(retryAfterSeconds) } },
     );
   }
 }

@@ -1,12 +1,8 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ThrottledError } from '../../throttling/throttled.error.js';
 import { RouteTable } from '../http/route-table.js';
-import { assertUnreachable, DomainError } from './domain-error.js';
+import { DomainError, UNAVAILABLE_RETRY_AFTER_SECONDS } from './domain-error.js';
 import { type GraphErrorResponse, sendGraphError } from './graph-error-body.js';
-
-/** Seconds a client should wait before retrying while the database is unreachable. */
-const UNAVAILABLE_RETRY_AFTER = '5';
 
 /**
  * The one place an error becomes a response: always Graph's envelope, never a stack trace or SQL.
@@ -44,44 +40,15 @@ export class GraphExceptionFilter implements ExceptionFilter {
   }
 }
 
+/** The error says what the client gets: the filter knows no feature's errors. */
 function fromDomainError(error: DomainError): GraphErrorResponse {
-  switch (error.code) {
-    case 'invalidBody':
-    case 'invalidQueryOption':
-    case 'invalidId':
-    case 'checkPolicyRequiresMail':
-      return { status: 400, code: 'invalidRequest', message: error.message, details: error.details };
-    case 'notSupported':
-      return { status: 400, code: 'notSupported', message: error.message };
-    case 'authenticationRequired':
-      return {
-        status: 401,
-        code: 'InvalidAuthenticationToken',
-        message: error.message,
-        headers: { 'www-authenticate': 'Bearer' },
-      };
-    case 'permissionDenied':
-      return { status: 403, code: 'accessDenied', message: error.message };
-    case 'requestNotFound':
-    case 'resultNotFound':
-      return { status: 404, code: 'itemNotFound', message: error.message };
-    case 'databaseUnavailable':
-    case 'identityProviderUnavailable':
-      return unavailable();
-    case 'throttled': {
-      const { retryAfterSeconds } = error as ThrottledError;
-      return {
-        status: 429,
-        code: 'TooManyRequests',
-        message: error.message,
-        headers: { 'retry-after': String(retryAfterSeconds) },
-      };
-    }
-    case 'idempotencyKeyReused':
-      return { status: 422, code: 'invalidRequest', message: error.message };
-    default:
-      return assertUnreachable(error.code);
-  }
+  return {
+    status: error.status,
+    code: error.code,
+    message: error.message,
+    details: error.details,
+    headers: { ...error.headers },
+  };
 }
 
 function fromStatus(status: number): GraphErrorResponse | undefined {
@@ -190,7 +157,7 @@ function unavailable(): GraphErrorResponse {
     status: 503,
     code: 'serviceNotAvailable',
     message: 'The service is temporarily unavailable. Retry after the time given in Retry-After.',
-    headers: { 'retry-after': UNAVAILABLE_RETRY_AFTER },
+    headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
   };
 }
 
