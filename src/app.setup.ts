@@ -10,7 +10,7 @@ import { authenticationHook, isPublicRoute } from './auth/authentication.hook.js
 import { TokenVerifier } from './auth/token-verifier.js';
 import { bodyLimitHook, SMALL_BODY_LIMIT_BYTES } from './common/http/body-limits.js';
 import { rewriteVersion, setCorrelation } from './common/http/request-context.js';
-import { clientErrorHandler, expectationFailed } from './common/http/client-error.js';
+import { clientErrorHandler, connectRefused, expectationFailed } from './common/http/client-error.js';
 import { frameworkErrors } from './common/http/framework-errors.js';
 import { hostProblem } from './common/http/host-header.js';
 import { installJsonBodyParser } from './common/http/json-body.js';
@@ -101,7 +101,7 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig): vo
       maxAge: 600,
     });
   }
-  app.getHttpServer().on('checkExpectation', expectationFailed);
+  app.getHttpServer().on('checkExpectation', expectationFailed).on('connect', connectRefused);
   const routes = app.get(RouteTable);
   fastify.addHook('onRoute', routes.onRoute);
   fastify.addHook('onRoute', bodyLimitHook(config.bodyLimitBytes));

@@ -274,6 +274,20 @@ describe('hostile input', () => {
       expect(JSON.parse(res.body).error.message).toMatch(/^The Host header is (missing|malformed)\.$/);
     });
 
+    it('answers two Host headers 400 in the envelope', async () => {
+      const res = await rawRequest(
+        port,
+        'GET /health/live HTTP/1.1\r\nhost: a.example\r\nhost: b.example\r\nconnection: close',
+      );
+      expectRawGraphError(res, 400);
+      expect(JSON.parse(res.body).error.message).toBe('The request names more than one Host.');
+    });
+
+    it('answers CONNECT 405 in the envelope: this is no proxy', async () => {
+      const res = await rawRequest(port, 'CONNECT evil.example:443 HTTP/1.1\r\nhost: evil.example:443');
+      expectRawGraphError(res, 405, 'notAllowed');
+    });
+
     it('accepts an HTTP/1.0 request without Host, as HTTP/1.0 allows', async () => {
       const res = await rawRequest(port, 'GET /health/live HTTP/1.0');
       expect(res.status).toBe(200);

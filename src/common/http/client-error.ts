@@ -24,6 +24,16 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
 }
 
 /**
+ * Node's `connect` (a CONNECT request, which Node would drop without a word): this is no proxy, so 405
+ * in the envelope, and the connection closes.
+ */
+export function connectRefused(_request: IncomingMessage, socket: Socket): void {
+  const { headers, body } = graphError('CONNECT is not allowed: this service is not a proxy.', 'notAllowed');
+  const lines = Object.entries({ ...headers, allow: 'DELETE, GET, HEAD, POST' }).map(([n, v]) => `${n}: ${v}\r\n`);
+  socket.end(`HTTP/1.1 405 Method Not Allowed\r\n${lines.join('')}\r\n${body}`);
+}
+
+/**
  * Node's `checkExpectation`: an `Expect` other than `100-continue` is 417, which Node would answer
  * with an empty body of its own.
  */
@@ -32,11 +42,11 @@ export function expectationFailed(_request: IncomingMessage, response: ServerRes
   response.writeHead(417, headers).end(body);
 }
 
-function graphError(message: string): { headers: Record<string, string>; body: string } {
+function graphError(message: string, code = 'invalidRequest'): { headers: Record<string, string>; body: string } {
   const requestId = randomUUID();
   const body = JSON.stringify({
     error: {
-      code: 'invalidRequest',
+      code,
       message,
       innerError: {
         date: new Date().toISOString().slice(0, 19),

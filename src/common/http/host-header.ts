@@ -21,6 +21,10 @@ export function isHostHeader(value: string): boolean {
  * it is off and this one answers instead.
  */
 export function hostProblem(request: FastifyRequest, allowed: readonly string[]): GraphErrorResponse | undefined {
+  // Node keeps the first of two Host headers; which one a proxy in front used is anyone's guess.
+  if (hostHeaders(request.raw.rawHeaders) > 1) {
+    return { status: 400, code: 'invalidRequest', message: 'The request names more than one Host.' };
+  }
   const host = request.host;
   if (!host) {
     if (request.raw.httpVersion === '1.0') return undefined;
@@ -32,4 +36,10 @@ export function hostProblem(request: FastifyRequest, allowed: readonly string[])
   const bare = name.replace(/:\d+$/, '');
   if (allowed.includes(name) || allowed.includes(bare)) return undefined;
   return { status: 400, code: 'invalidRequest', message: 'The Host header names a host this service does not serve.' };
+}
+
+function hostHeaders(raw: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 4 && raw[i].toLowerCase() === 'host') count++;
+  return count;
 }
