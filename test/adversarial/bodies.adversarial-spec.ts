@@ -202,20 +202,7 @@ describe('(b) body shapes with a valid token: bounded cost of refusal', () => {
     Buffer.concat([Buffer.from(text), Buffer.alloc(Math.max(0, size - Buffer.byteLength(text)), ' ')]);
   const sendSized = async (method: string, target: string, body: Buffer, statuses: number[]) => {
     const what = `${method} ${target.replace(/^\/v1\.0\/informationProtection/, '...')} with a ${body.length}-byte body`;
-    const answer = await client.send(
-      {
-        method,
-        target,
-        headers: [
-          ['authorization', `Bearer ${tenant.token}`],
-          ['content-type', 'application/json'],
-        ],
-        body,
-        timeoutMs: 20_000,
-        pauseBeforeBodyMs: 20,
-      },
-      what,
-    );
+    const answer = await client.sendJsonBody(method, target, tenant.token, body, what);
     expectAnswer(answer, what, {
       statuses,
       maxMs: REFUSAL_BOUND_MS,
@@ -271,20 +258,7 @@ describe('(b) body shapes with a valid token: bounded cost of refusal', () => {
     const problems: string[] = [];
     const observed: Record<string, unknown>[] = [];
     for (const { what, target, body } of worst) {
-      const answer = await client.send(
-        {
-          method: 'POST',
-          target,
-          headers: [
-            ['authorization', `Bearer ${tenant.token}`],
-            ['content-type', 'application/json'],
-          ],
-          body,
-          timeoutMs: 20_000,
-          pauseBeforeBodyMs: 20,
-        },
-        `worst: ${what}`,
-      );
+      const answer = await client.sendJsonBody('POST', target, tenant.token, body, `worst: ${what}`);
       const lag = await scrape(ctx.port);
       observed.push({
         what,

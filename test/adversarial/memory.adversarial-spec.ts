@@ -51,20 +51,7 @@ describe('memory and liveness after the whole suite', () => {
     for (let round = 0; round < ROUNDS; round++) {
       const statuses: number[] = [];
       for (const { what, target, body } of worst) {
-        const answer = await client.send(
-          {
-            method: 'POST',
-            target,
-            headers: [
-              ['authorization', `Bearer ${tenant.token}`],
-              ['content-type', 'application/json'],
-            ],
-            body,
-            timeoutMs: 20_000,
-            pauseBeforeBodyMs: 20,
-          },
-          `round ${round + 1}: ${what}`,
-        );
+        const answer = await client.sendJsonBody('POST', target, tenant.token, body, `round ${round + 1}: ${what}`);
         statuses.push(answer.status);
       }
       // A moment for the collector: what is still resident then is what the process kept.

@@ -26,6 +26,27 @@ export class Client {
     return this.figures.record(await sendRaw(this.port, request), what);
   }
 
+  /**
+   * A body already serialised (often hostile: malformed, huge, nested), sent as application/json with
+   * a token, after a short pause so that the head reaches the server first.
+   */
+  sendJsonBody(method: string, target: string, token: string, body: Buffer, what: string): Promise<RawAnswer> {
+    return this.send(
+      {
+        method,
+        target,
+        headers: [
+          ['authorization', `Bearer ${token}`],
+          ['content-type', 'application/json'],
+        ],
+        body,
+        timeoutMs: 20_000,
+        pauseBeforeBodyMs: 20,
+      },
+      what,
+    );
+  }
+
   call(method: string, target: string | Buffer, options: CallOptions = {}, what?: string): Promise<RawAnswer> {
     const headers: (readonly [string, string | Buffer])[] = [];
     if (options.token !== undefined) headers.push(['authorization', `Bearer ${options.token}`]);
