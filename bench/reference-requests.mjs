@@ -6,6 +6,8 @@
 // `and`, on the enum properties. That bounded grammar lets every list run as a named prepared statement.
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
+import { fitPage } from '../dist/odata/page-budget.js';
+import { EXPANDED_RESULTS_LIMIT } from '../dist/threat-assessment/threat-assessment.query-specs.js';
 
 const REQUEST_TYPES = {
   '#microsoft.graph.mailAssessmentRequest': 'mailAssessmentRequest',
@@ -55,7 +57,8 @@ const INSERT_SQL = `
   VALUES ($1, $2, $3, $4, $5, $6, 'pending', 'administrator', $7, $8, $9, $10, $11, $12, $13, $14)
   RETURNING created_date_time`;
 
-// The request and its results in one round trip; no row at all when the request is not in the tenant.
+// The request and its oldest results in one round trip, one more than are expanded (to tell whether
+// more follow); no row at all when the request is not in the tenant.
 const GET_EXPANDED_SQL = `
   SELECT ${COLUMNS.replace(/(\w+)/g, 'r.$1')}, x.id AS result_id, x.created_date_time AS result_created_date_time,
          x.result_type, x.message
@@ -64,6 +67,7 @@ const GET_EXPANDED_SQL = `
     SELECT id, created_date_time, result_type, message FROM threat_assessment_results
     WHERE tenant_id = r.tenant_id AND request_id = r.id
     ORDER BY created_date_time, id
+    LIMIT ${EXPANDED_RESULTS_LIMIT + 1}
   ) x ON true
   WHERE r.tenant_id = $1 AND r.id = $2`;
 
@@ -190,7 +194,8 @@ function parseFilter(text, badRequest) {
 }
 
 export function registerRequestRoutes(app, ctx) {
-  const { query, authenticate, badRequest, notFound, base, nextLink, encodeSkiptoken, decodeSkiptoken } = ctx;
+  const { query, authenticate, badRequest, notFound, base, nextLink, encodeSkiptoken, decodeSkiptoken, positionOf } =
+    ctx;
   const { uuidv7, paramsSchema, resultSchema, READ, READ_WRITE, REQUESTS_PATH, RESULT_ODATA_TYPE } = ctx;
   const prefix = `/v1.0/${REQUESTS_PATH}`;
 
@@ -275,20 +280,17 @@ export function registerRequestRoutes(app, ctx) {
         ORDER BY created_date_time ${direction}, id ${direction} LIMIT $2`;
       const name = `ref_list_requests_${direction}_${terms.map(([column]) => column).join('_')}_${Boolean(after)}`;
       const { rows } = await query(name, text, values);
-      const page = rows.slice(0, options.top);
-      const last = page.at(-1);
+      const shown = rows.slice(0, options.top);
+      const page = fitPage(
+        { items: shown, next: rows.length > options.top ? positionOf(shown.at(-1)) : undefined },
+        { wire: toRequest, position: positionOf },
+      );
       return {
         '@odata.context': `${base(request)}/$metadata#${REQUESTS_PATH}`,
-        ...(rows.length > options.top && last
-          ? {
-              '@odata.nextLink': nextLink(
-                request,
-                REQUESTS_PATH,
-                encodeSkiptoken({ createdDateTime: last.created_date_time, id: last.id }, scope),
-              ),
-            }
+        ...(page.next
+          ? { '@odata.nextLink': nextLink(request, REQUESTS_PATH, encodeSkiptoken(page.next, scope)) }
           : {}),
-        value: page.map(toRequest),
+        value: page.items,
       };
     },
   });
@@ -305,6 +307,7 @@ export function registerRequestRoutes(app, ctx) {
             ...requestProperties,
             results: { type: 'array', items: resultSchema },
             'results@odata.context': str,
+            'results@odata.nextLink': str,
           },
         },
       },
@@ -319,19 +322,31 @@ export function registerRequestRoutes(app, ctx) {
       const item = toRequest(rows[0]);
       const url = base(request);
       if (!expand) return { '@odata.context': `${url}/$metadata#${REQUESTS_PATH}/$entity`, ...item };
+      const results = rows.filter((row) => row.result_id !== null);
+      const shown = results.slice(0, EXPANDED_RESULTS_LIMIT);
+      const last = shown.at(-1);
+      // As the service: more than are expanded continue on the request's results list, oldest first.
+      const more =
+        results.length > EXPANDED_RESULTS_LIMIT
+          ? encodeSkiptoken({ createdDateTime: last.result_created_date_time, id: last.result_id }, [
+              request.tenantId,
+              `results:${id}`,
+              'asc',
+              '',
+            ])
+          : undefined;
       return {
         '@odata.context': `${url}/$metadata#${REQUESTS_PATH}(results())/$entity`,
         ...item,
-        results: rows
-          .filter((row) => row.result_id !== null)
-          .map((row) => ({
-            '@odata.type': RESULT_ODATA_TYPE,
-            id: row.result_id,
-            createdDateTime: row.result_created_date_time.toISOString(),
-            resultType: row.result_type,
-            message: row.message,
-          })),
+        results: shown.map((row) => ({
+          '@odata.type': RESULT_ODATA_TYPE,
+          id: row.result_id,
+          createdDateTime: row.result_created_date_time.toISOString(),
+          resultType: row.result_type,
+          message: row.message,
+        })),
         'results@odata.context': `${url}/$metadata#${REQUESTS_PATH}('${id}')/${item['@odata.type'].slice(1)}/results`,
+        ...(more ? { 'results@odata.nextLink': `${url}/${REQUESTS_PATH}/${id}/results?$skiptoken=${more}` } : {}),
       };
     },
   });

@@ -6,6 +6,7 @@
 // Fast paths used here, each one the service could use too: JSON schema validation and serialization
 // compiled by Fastify (ajv, fast-json-stringify), named prepared statements (REFERENCE_PREPARED=false
 // turns them off), and one round trip per request (list: the parent check and the page in one query).
+// Lists end their pages within the service's page budget, with its own fitPage.
 //
 // Environment: DATABASE_URL, PORT, HOST, AUTH_HS256_SECRET, AUTH_ISSUER, AUTH_AUDIENCE, SKIPTOKEN_SECRET,
 // PUBLIC_BASE_URL, DB_POOL_SIZE (default 10, as the service), REFERENCE_PREPARED (default true).
@@ -16,8 +17,9 @@ import { TextEncoder } from 'node:util';
 import Fastify from 'fastify';
 import { jwtVerify } from 'jose';
 import pg from 'pg';
-// The service's own id generator (the bench builds dist/ first): ids are the same, not what is measured.
+// The service's own id generator and page budget (the bench builds dist/ first): shared, not what is measured.
 import { uuidv7 } from '../dist/database/uuid-v7.js';
+import { fitPage } from '../dist/odata/page-budget.js';
 import { registerRequestRoutes } from './reference-requests.mjs';
 
 const env = process.env;
@@ -334,6 +336,21 @@ app.setErrorHandler((error, request, reply) => {
 
 const RESULTS = `/v1.0/${REQUESTS_PATH}/:id/results`;
 
+/** A row's keyset position: the page after it starts there. */
+function positionOf(row) {
+  return { createdDateTime: row.created_date_time, id: row.id };
+}
+
+function toResult(row) {
+  return {
+    '@odata.type': RESULT_ODATA_TYPE,
+    id: row.id,
+    createdDateTime: row.created_date_time.toISOString(),
+    resultType: row.result_type,
+    message: row.message,
+  };
+}
+
 async function addResult(request, reply) {
   const requestId = request.params.id.toLowerCase();
   const { resultType, message } = request.body;
@@ -405,33 +422,23 @@ app.get(RESULTS, {
     const { rows } = await query(name, LIST_SQL[`${options.order}:${Boolean(after)}`], values);
     if (!rows[0]?.found) throw notFound(requestId);
     const items = rows.filter((row) => row.id !== null);
-    const page = items.slice(0, options.top);
-    const last = page.at(-1);
+    const shown = items.slice(0, options.top);
+    const page = fitPage(
+      { items: shown, next: items.length > options.top ? positionOf(shown.at(-1)) : undefined },
+      { wire: toResult, position: positionOf },
+    );
     const path = `${REQUESTS_PATH}/${requestId}/results`;
     return {
       '@odata.context': `${base(request)}/$metadata#${REQUESTS_PATH}('${requestId}')/results`,
-      ...(items.length > options.top && last
-        ? {
-            '@odata.nextLink': nextLink(
-              request,
-              path,
-              encodeSkiptoken({ createdDateTime: last.created_date_time, id: last.id }, scope),
-            ),
-          }
-        : {}),
-      value: page.map((row) => ({
-        '@odata.type': RESULT_ODATA_TYPE,
-        id: row.id,
-        createdDateTime: row.created_date_time.toISOString(),
-        resultType: row.result_type,
-        message: row.message,
-      })),
+      ...(page.next ? { '@odata.nextLink': nextLink(request, path, encodeSkiptoken(page.next, scope)) } : {}),
+      value: page.items,
     };
   },
 });
 
 registerRequestRoutes(app, {
   query,
+  positionOf,
   authenticate,
   badRequest,
   notFound,

@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiQuery } from '@nestjs/swagger';
+import { PAGE_BUDGET_TEXT } from './page-budget.js';
 import { DEFAULT_TOP, MAX_SKIP, MAX_TOP } from './query-options.js';
 
 const option = (name: string, description: string, schema: Record<string, unknown> = { type: 'string' }) =>
@@ -45,11 +46,16 @@ export function ApiCollectionQuery(options: {
       type: 'string',
       enum: ['createdDateTime asc', 'createdDateTime desc'],
     }),
-    option('$top', `Page size, 1 to ${MAX_TOP} (default ${DEFAULT_TOP}).`, {
-      type: 'integer',
-      minimum: 1,
-      maximum: MAX_TOP,
-    }),
+    option(
+      '$top',
+      `Page size, 1 to ${MAX_TOP} (default ${DEFAULT_TOP}). A page may hold fewer: it ends within ${PAGE_BUDGET_TEXT} ` +
+        'of items, with `@odata.nextLink` to the rest.',
+      {
+        type: 'integer',
+        minimum: 1,
+        maximum: MAX_TOP,
+      },
+    ),
     option('$skip', 'Items to skip (prefer next links).', { type: 'integer', minimum: 0, maximum: MAX_SKIP }),
     option('$skiptoken', 'Opaque paging cursor: follow `@odata.nextLink` rather than building it.'),
     ApiSelect(options.properties),

@@ -22,6 +22,7 @@ import { ParseGuidPipe } from '../common/validation/parse-guid.pipe.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { ApiCollectionQuery, ApiExpandResults, ApiFilter, ApiSelect } from '../odata/api-query.decorators.js';
+import { fitPage, PAGE_BUDGET_TEXT } from '../odata/page-budget.js';
 import { parseCollectionQuery, parseCountQuery, parseItemQuery, type SortOrder } from '../odata/query-options.js';
 import { project, selectionSuffix } from '../odata/select.js';
 import { SkipTokenCodec } from '../odata/skiptoken.js';
@@ -31,7 +32,6 @@ import {
   type CreateThreatAssessmentRequestBody,
 } from './dto/create-threat-assessment-request.dto.js';
 import {
-  EXPANDED_RESULTS_LIMIT,
   REQUEST_ODATA_TYPES,
   REQUEST_RESPONSE_DTOS,
   requestTypesSchema,
@@ -45,7 +45,12 @@ import {
 } from './dto/threat-assessment.examples.js';
 import { ThreatAssessmentRequestsService, type RequestWithResults } from './threat-assessment-requests.service.js';
 import { toThreatAssessmentRequestDto, toThreatAssessmentResultDto } from './threat-assessment.mapper.js';
-import { REQUEST_PROPERTIES, RESULTS_QUERY, REQUESTS_QUERY } from './threat-assessment.query-specs.js';
+import {
+  EXPANDED_RESULTS_LIMIT,
+  REQUEST_PROPERTIES,
+  RESULTS_QUERY,
+  REQUESTS_QUERY,
+} from './threat-assessment.query-specs.js';
 
 export const REQUESTS_PATH = 'informationProtection/threatAssessmentRequests';
 
@@ -155,7 +160,8 @@ export class ThreatAssessmentRequestsController {
     summary: 'List threatAssessmentRequests',
     description:
       `Retrieve a list of threatAssessmentRequest objects of the caller's tenant, newest first. ${TYPES} ` +
-      `A page holds at most \`$top\` items; \`@odata.nextLink\` is present exactly when more exist. ${EXPANDED}`,
+      `A page holds at most \`$top\` items and at most ${PAGE_BUDGET_TEXT} of them (so possibly fewer than \`$top\`), ` +
+      `expanded results included; \`@odata.nextLink\` is present exactly when more exist. ${EXPANDED}`,
     permissions: READ,
   })
   @ApiCollectionQuery({
@@ -174,18 +180,22 @@ export class ThreatAssessmentRequestsController {
     const query = parseCollectionQuery(raw, REQUESTS_QUERY);
     const scope = [caller.tenantId, 'requests', query.order, query.filter ?? ''];
     const after = query.skiptoken ? this.skiptokens.decode(query.skiptoken, scope) : undefined;
-    const page = await this.requests.list(caller, query, after);
+    const found = await this.requests.list(caller, query, after);
     const urls = this.urls(request);
+    const page = fitPage(found, {
+      wire: (item) => ({
+        ...project(this.toItem(item), query.select, query.expand),
+        ...this.moreResultsLink(urls, caller, item),
+      }),
+      position: (item) => item.request,
+    });
     return {
       '@odata.context': urls.context(`${REQUESTS_PATH}${selectionSuffix(query.select, query.expand)}`),
-      ...(page.count !== undefined ? { '@odata.count': page.count } : {}),
+      ...(found.count !== undefined ? { '@odata.count': found.count } : {}),
       ...(page.next
         ? { '@odata.nextLink': urls.nextLink(REQUESTS_PATH, this.skiptokens.encode(page.next, scope)) }
         : {}),
-      value: page.items.map((item) => ({
-        ...project(this.toItem(item), query.select, query.expand),
-        ...this.moreResultsLink(urls, caller, item),
-      })),
+      value: page.items,
     };
   }
 

@@ -10,11 +10,11 @@ import { canonicalEmail, canonicalUrl } from '../throttling/resource-key.js';
 import { throttleGate, type ThrottleVerdict } from '../throttling/throttle-gate.js';
 import { Throttler } from '../throttling/throttler.service.js';
 import { type Page, pageConditions, pageOf } from '../odata/keyset.js';
+import { PAGE_BUDGET_BYTES } from '../odata/page-budget.js';
 import { dynamicStatementName, preparedQuery } from '../database/prepared-query.js';
 import type { CollectionQuery } from '../odata/query-options.js';
 import type { KeysetPosition } from '../odata/skiptoken.js';
 import type { CreateThreatAssessmentRequestBody } from './dto/create-threat-assessment-request.dto.js';
-import { EXPANDED_RESULTS_LIMIT } from './dto/threat-assessment-responses.dto.js';
 import {
   EmailFileAssessmentRequestEntity,
   FileAssessmentRequestEntity,
@@ -26,6 +26,7 @@ import {
 import { ThreatAssessmentResultEntity } from './entities/threat-assessment-result.entity.js';
 import { ThreatAssessmentRequestNotFoundError } from './threat-assessment.errors.js';
 import { REQUESTS_FILTER } from './threat-assessment.filters.js';
+import { EXPANDED_RESULTS_LIMIT } from './threat-assessment.query-specs.js';
 import { CONTENT_TYPE_OF, type RequestKind } from './threat-assessment.enums.js';
 
 export interface RequestWithResults {
@@ -130,16 +131,24 @@ export class ThreatAssessmentRequestsService {
       text,
       values,
     );
-    const page = pageOf(rows.map(toRequestEntity), query.top);
+    let page = pageOf(rows.map(toRequestEntity), query.top);
     const results = query.expand.includes('results')
       ? await this.resultsOf(
           caller,
           page.items.map((r) => r.id),
         )
       : undefined;
+    if (results?.partial !== undefined) {
+      // Not loaded whole: the page ends before it, where the page budget would end it (or sooner).
+      const items = page.items.slice(0, results.partial);
+      page = { items, next: items.at(-1) };
+    }
     const count = query.count ? await this.count(caller, query.filter) : undefined;
     return {
-      items: page.items.map((request) => ({ request, ...(results && expanded(results.get(request.id) ?? [])) })),
+      items: page.items.map((request) => ({
+        request,
+        ...(results && expanded(results.byRequest.get(request.id) ?? [])),
+      })),
       next: page.next,
       count,
     };
@@ -209,33 +218,58 @@ export class ThreatAssessmentRequestsService {
 
   /**
    * One query for the results of a whole page, oldest first: per request, one more than are expanded
-   * (a LATERAL join on the tenant-leading index reads no further), never all of them.
+   * (a LATERAL join on the tenant-leading index reads no further), never all of them. It stops once the
+   * messages to show, in page order, pass the page budget: the page could not hold the request where
+   * that happens (its JSON holds at least those bytes), nor any after it, so their results are not
+   * loaded. `partial` is that request's index; never 0, since a request's 20 messages are at most
+   * 320 KB (4,000 characters of at most 4 bytes).
    */
-  private async resultsOf(caller: Caller, ids: string[]): Promise<Map<string, ThreatAssessmentResultEntity[]>> {
-    const grouped = new Map<string, ThreatAssessmentResultEntity[]>();
-    if (ids.length === 0) return grouped;
-    const rows = await preparedQuery<ResultRow & { request_id: string }>(
+  private async resultsOf(
+    caller: Caller,
+    ids: string[],
+  ): Promise<{ byRequest: Map<string, ThreatAssessmentResultEntity[]>; partial?: number }> {
+    const byRequest = new Map<string, ThreatAssessmentResultEntity[]>();
+    if (ids.length === 0) return { byRequest };
+    const rows = await preparedQuery<ResultRow & { request_id: string; past_budget: boolean }>(
       this.dataSource,
       'results_of_threat_assessment_requests',
-      `SELECT x.id AS result_id, x.request_id, x.created_date_time AS result_created_date_time, x.result_type, x.message
-       FROM unnest($2::uuid[]) AS p(id)
-       CROSS JOIN LATERAL (
-         SELECT id, request_id, created_date_time, result_type, message
-         FROM threat_assessment_results
-         WHERE tenant_id = $1 AND request_id = p.id
-         ORDER BY created_date_time, id
-         LIMIT ${EXPANDED_RESULTS_LIMIT + 1}
-       ) x
-       ORDER BY x.request_id, x.created_date_time, x.id`,
-      [caller.tenantId, ids],
+      `SELECT result_id, request_id, result_created_date_time, result_type, message,
+         bytes_before + shown_bytes > $3 AS past_budget
+       FROM (
+         SELECT *, coalesce(sum(shown_bytes) OVER (ORDER BY ord, n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+           AS bytes_before
+         FROM (
+           SELECT x.id AS result_id, x.request_id, x.created_date_time AS result_created_date_time, x.result_type,
+             p.ord, x.n,
+             -- The row after the shown ones only says that more follow: its message is neither sent nor counted.
+             CASE WHEN x.n <= ${EXPANDED_RESULTS_LIMIT} THEN x.message ELSE '' END AS message,
+             CASE WHEN x.n <= ${EXPANDED_RESULTS_LIMIT} THEN octet_length(x.message) ELSE 0 END AS shown_bytes
+           FROM unnest($2::uuid[]) WITH ORDINALITY AS p(id, ord)
+           CROSS JOIN LATERAL (
+             SELECT id, request_id, created_date_time, result_type, message,
+               row_number() OVER (ORDER BY created_date_time, id) AS n
+             FROM (
+               SELECT id, request_id, created_date_time, result_type, message
+               FROM threat_assessment_results
+               WHERE tenant_id = $1 AND request_id = p.id
+               ORDER BY created_date_time, id
+               LIMIT ${EXPANDED_RESULTS_LIMIT + 1}
+             ) limited
+           ) x
+         ) numbered
+       ) summed
+       WHERE bytes_before <= $3
+       ORDER BY ord, n`,
+      [caller.tenantId, ids, PAGE_BUDGET_BYTES],
     );
+    const past = rows.find((row) => row.past_budget);
     for (const row of rows) {
       const result = toResultEntity(caller.tenantId, row.request_id, row);
-      const list = grouped.get(row.request_id) ?? [];
+      const list = byRequest.get(row.request_id) ?? [];
       list.push(result);
-      grouped.set(row.request_id, list);
+      byRequest.set(row.request_id, list);
     }
-    return grouped;
+    return { byRequest, ...(past ? { partial: ids.indexOf(past.request_id) } : {}) };
   }
 }
 

@@ -33,6 +33,7 @@ import { ParseGuidPipe } from '../common/validation/parse-guid.pipe.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { ApiCollectionQuery, ApiFilter, ApiSelect } from '../odata/api-query.decorators.js';
+import { fitPage, PAGE_BUDGET_TEXT } from '../odata/page-budget.js';
 import { parseCollectionQuery, parseCountQuery, parseItemQuery } from '../odata/query-options.js';
 import { project, selectionSuffix } from '../odata/select.js';
 import { SkipTokenCodec } from '../odata/skiptoken.js';
@@ -155,7 +156,8 @@ export class ThreatAssessmentResultsController {
     summary: 'List results',
     description:
       'Retrieve the threatAssessmentResult objects of a threatAssessmentRequest, oldest first. ' +
-      'A page holds at most `$top` items; `@odata.nextLink` is present exactly when more exist.',
+      `A page holds at most \`$top\` items and at most ${PAGE_BUDGET_TEXT} of them (so possibly fewer than \`$top\`); ` +
+      '`@odata.nextLink` is present exactly when more exist.',
     permissions: READ,
   })
   @REQUEST_ID
@@ -175,14 +177,18 @@ export class ThreatAssessmentResultsController {
     const query = parseCollectionQuery(raw, RESULTS_QUERY);
     const scope = resultsPageScope(caller.tenantId, requestId, query.order, query.filter);
     const after = query.skiptoken ? this.skiptokens.decode(query.skiptoken, scope) : undefined;
-    const page = await this.results.list(caller, requestId, query, after);
+    const found = await this.results.list(caller, requestId, query, after);
+    const page = fitPage(found, {
+      wire: (result) => project(toThreatAssessmentResultDto(result), query.select),
+      position: (result) => result,
+    });
     const urls = this.urls(request);
     const path = `${REQUESTS_PATH}/${requestId}/results`;
     return {
       '@odata.context': urls.context(`${REQUESTS_PATH}('${requestId}')/results${selectionSuffix(query.select, [])}`),
-      ...(page.count !== undefined ? { '@odata.count': page.count } : {}),
+      ...(found.count !== undefined ? { '@odata.count': found.count } : {}),
       ...(page.next ? { '@odata.nextLink': urls.nextLink(path, this.skiptokens.encode(page.next, scope)) } : {}),
-      value: page.items.map((result) => project(toThreatAssessmentResultDto(result), query.select)),
+      value: page.items,
     };
   }
 

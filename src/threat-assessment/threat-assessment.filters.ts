@@ -10,7 +10,10 @@ import {
   THREAT_EXPECTED_ASSESSMENTS,
 } from './threat-assessment.enums.js';
 
-/** `$filter` on requests: CONTRACT section 3, mapped to the table's columns. */
+/**
+ * `$filter` on requests: `eq`, `ne` and `in` on the enum properties, comparisons on `createdDateTime`,
+ * `isof` on the concrete type; each mapped to its column.
+ */
 export const REQUESTS_FILTER: FilterSpec = {
   fields: {
     contentType: { kind: 'enum', column: 'content_type', values: THREAT_ASSESSMENT_CONTENT_TYPES },
@@ -26,6 +29,7 @@ export const REQUESTS_FILTER: FilterSpec = {
   },
 };
 
+/** `$filter` on results: `eq`, `ne` and `in` on `resultType`, comparisons on `createdDateTime`. */
 export const RESULTS_FILTER: FilterSpec = {
   fields: {
     resultType: { kind: 'enum', column: 'result_type', values: THREAT_ASSESSMENT_RESULT_TYPES },

@@ -26,3 +26,9 @@ export const REQUESTS_QUERY: QuerySpec = {
   defaultOrder: 'desc',
 };
 export const RESULTS_QUERY: QuerySpec = { selectable: RESULT_PROPERTIES, expandable: [], defaultOrder: 'asc' };
+
+/**
+ * The most results `$expand=results` writes into a request: a request may collect thousands, and a
+ * response stays bounded; `results@odata.nextLink` leads to the rest.
+ */
+export const EXPANDED_RESULTS_LIMIT = 20;

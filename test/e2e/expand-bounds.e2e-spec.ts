@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource, type Logger } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXPANDED_RESULTS_LIMIT } from '../../src/threat-assessment/dto/threat-assessment-responses.dto.js';
+import { EXPANDED_RESULTS_LIMIT } from '../../src/threat-assessment/threat-assessment.query-specs.js';
 import { expectGraphError } from '../support/graph.js';
 import { insertRequests } from '../support/seed.js';
 import { PUBLIC_BASE, REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';

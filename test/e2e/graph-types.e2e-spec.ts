@@ -7,10 +7,16 @@ import {
   type GraphPropertyType,
 } from '../fixtures/graph-threat-assessment-types.js';
 import { EMAIL_FILE_REQUEST, FILE_REQUEST, MAIL_REQUEST, URL_REQUEST } from '../support/graph.js';
+import { EXPANDED_RESULTS_LIMIT } from '../../src/threat-assessment/threat-assessment.query-specs.js';
 import { REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
 import { appToken, newTenant, type TestIdentity } from '../support/tokens.js';
 
-const ANNOTATION = /^@odata\.(context|type|count|nextLink)$|^results@odata\.context$/;
+/**
+ * Instance annotations, which a client reads as such and not as properties: the payload's own, and those
+ * of the `results` navigation property (its context, and its next link when a request has more results
+ * than an expansion shows).
+ */
+const ANNOTATION = /^@odata\.(context|type|count|nextLink)$|^results@odata\.(context|nextLink)$/;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const DATE_TIME_OFFSET = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,7})?(Z|[+-]\d\d:\d\d)$/;
 
@@ -132,6 +138,25 @@ describe("Responses parse against Graph's own description of the types", () => {
     ]);
   });
 
+  it('parses a request with more results than an expansion shows, and its results@odata.nextLink', async () => {
+    const created = await t.http.post(REQUESTS).set('authorization', `Bearer ${tenant.token}`).send(URL_REQUEST);
+    expect(created.status).toBe(201);
+    const engine = await appToken(tenant.tenantId, ['ThreatAssessment.ReadWrite.All']);
+    for (let i = 0; i <= EXPANDED_RESULTS_LIMIT; i++) {
+      const res = await t.http
+        .post(`${REQUESTS}/${created.body.id}/results`)
+        .set('authorization', `Bearer ${engine}`)
+        .send({ resultType: 'rescan', message: `verdict ${i}` });
+      expect(res.status).toBe(201);
+    }
+    const single = await get(`${REQUESTS}/${created.body.id}?$expand=results`);
+    expect(single.body).toHaveProperty(['results@odata.nextLink']);
+    expect(parseEntity(single.body, 'expanded')).toEqual([]);
+    const list = await get(`${REQUESTS}?$expand=results&$top=1`);
+    expect(list.body.value[0]).toHaveProperty(['results@odata.nextLink']);
+    expect(parseCollection(list.body)).toEqual([]);
+  });
+
   it('catches a response that a strict client would reject (the checker can fail)', () => {
     expect(
       parseEntity({ '@odata.type': '#microsoft.graph.urlAssessmentRequest', id: randomUUID(), status: 'Pending' }, 'x'),
@@ -139,5 +164,9 @@ describe("Responses parse against Graph's own description of the types", () => {
     expect(parseEntity({ '@odata.type': '#microsoft.graph.urlAssessmentRequest', tenantId: 'x' }, 'x')).toEqual([
       'x.tenantId: not a property of #microsoft.graph.urlAssessmentRequest',
     ]);
+    // Only the annotations Graph writes: another property's next link is a property it does not know.
+    expect(
+      parseEntity({ '@odata.type': '#microsoft.graph.urlAssessmentRequest', 'createdBy@odata.nextLink': 'x' }, 'x'),
+    ).toEqual(['x.createdBy@odata.nextLink: not a property of #microsoft.graph.urlAssessmentRequest']);
   });
 });

@@ -5,6 +5,7 @@ import {
   ApiPropertyOptional,
   getSchemaPath,
 } from '@nestjs/swagger';
+import { PAGE_BUDGET_TEXT } from '../../odata/page-budget.js';
 import {
   type MailDestinationRoutingReason,
   RESULT_ODATA_TYPE,
@@ -21,6 +22,7 @@ import {
   type ThreatCategory,
   type ThreatExpectedAssessment,
 } from '../threat-assessment.enums.js';
+import { EXPANDED_RESULTS_LIMIT } from '../threat-assessment.query-specs.js';
 
 /** Graph's identity: a user or an application. */
 export class IdentityDto {
@@ -45,12 +47,6 @@ export class IdentitySetDto {
   @ApiPropertyOptional({ type: IdentityDto, description: 'The application, for an app-only token.' })
   application?: IdentityDto;
 }
-
-/**
- * The most results `$expand=results` writes into a request: a request may collect thousands, and a
- * response stays bounded; `results@odata.nextLink` leads to the rest.
- */
-export const EXPANDED_RESULTS_LIMIT = 20;
 
 /** On a single entity (create, get); never on the items of a collection. */
 const ENTITY_CONTEXT = {
@@ -278,7 +274,9 @@ const NEXT_LINK = {
   name: '@odata.nextLink',
   format: 'uri',
   description:
-    'Present exactly when more items exist: an absolute URL that repeats the options and adds `$skiptoken`. Follow it as is.',
+    'Present exactly when more items exist: an absolute URL that repeats the options and adds `$skiptoken`. Follow it as is. ' +
+    `A page holds at most \`$top\` items and at most ${PAGE_BUDGET_TEXT} of them, so it may hold fewer than \`$top\` ` +
+    'with more to follow: the link, not the count, tells whether more exist.',
 };
 
 /** A page of threatAssessmentRequests. */
@@ -296,7 +294,7 @@ export class ThreatAssessmentRequestCollectionDto {
   @ApiProperty({
     type: 'array',
     items: requestTypesSchema(REQUEST_RESPONSE_DTOS, REQUEST_ODATA_TYPES),
-    description: 'At most `$top` requests, newest first unless `$orderby` says otherwise.',
+    description: `At most \`$top\` requests and at most ${PAGE_BUDGET_TEXT} of them, newest first unless \`$orderby\` says otherwise.`,
   })
   value!: ThreatAssessmentRequestDto[];
 }
@@ -314,7 +312,7 @@ export class ThreatAssessmentResultCollectionDto {
 
   @ApiProperty({
     type: [ThreatAssessmentResultDto],
-    description: 'At most `$top` results, oldest first unless `$orderby` says otherwise.',
+    description: `At most \`$top\` results and at most ${PAGE_BUDGET_TEXT} of them, oldest first unless \`$orderby\` says otherwise.`,
   })
   value!: ThreatAssessmentResultDto[];
 }
