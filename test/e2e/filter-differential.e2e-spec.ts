@@ -2,12 +2,12 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ComparisonOperator,
-  evaluateFilter,
   type FilterLiteral,
   type FilterNode,
   type FilterSpec,
-  formatFilter,
 } from '../../src/odata/filter/index.js';
+import { evaluateFilter } from '../support/filter/filter-evaluator.js';
+import { formatFilter } from '../support/filter/filter-formatter.js';
 import {
   CONTENT_TYPE_OF,
   REQUEST_KINDS,

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ODataQueryError } from '../odata-query.error.js';
 import { DATE_TIME_SOURCE } from './filter-date-time.js';
-import { formatFilter } from './filter-formatter.js';
+import { formatFilter } from '../../../test/support/filter/filter-formatter.js';
 import { parseFilter } from './filter-parser.js';
 import type { ComparisonOperator, FilterLiteral, FilterNode } from './filter.types.js';
 

@@ -1,6 +1,4 @@
 export { compileFilter } from './filter-compiler.js';
-export { evaluateFilter } from './filter-evaluator.js';
-export { formatFilter } from './filter-formatter.js';
 export { parseFilter } from './filter-parser.js';
 export {
   FILTER_LIMITS,

@@ -1,5 +1,5 @@
-import { validateFilter, type CheckedFilter } from './filter-validator.js';
-import type { FilterNode, FilterSpec } from './filter.types.js';
+import { validateFilter, type CheckedFilter } from '../../../src/odata/filter/filter-validator.js';
+import type { FilterNode, FilterSpec } from '../../../src/odata/filter/filter.types.js';
 
 /**
  * The in-memory twin of `compileFilter`, for tests: `row` is keyed by wire property name, date-time

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ODataQueryError } from '../odata-query.error.js';
-import { compileFilter } from './filter-compiler.js';
+import { ODataQueryError } from '../../../src/odata/odata-query.error.js';
+import { compileFilter } from '../../../src/odata/filter/filter-compiler.js';
 import { evaluateFilter } from './filter-evaluator.js';
-import { parseFilter } from './filter-parser.js';
-import type { ComparisonOperator, FilterSpec } from './filter.types.js';
+import { parseFilter } from '../../../src/odata/filter/filter-parser.js';
+import type { ComparisonOperator, FilterSpec } from '../../../src/odata/filter/filter.types.js';
 
 const TYPES = {
   'microsoft.graph.mailAssessmentRequest': 'mailAssessmentRequest',

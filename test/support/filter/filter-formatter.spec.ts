@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatFilter } from './filter-formatter.js';
-import { parseFilter } from './filter-parser.js';
+import { parseFilter } from '../../../src/odata/filter/filter-parser.js';
 
 const canonical = (text: string): string => formatFilter(parseFilter(text));
 

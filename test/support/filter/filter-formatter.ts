@@ -1,4 +1,4 @@
-import type { FilterLiteral, FilterNode } from './filter.types.js';
+import type { FilterLiteral, FilterNode } from '../../../src/odata/filter/filter.types.js';
 
 const isBinary = (node: FilterNode): boolean => node.kind === 'and' || node.kind === 'or';
 
@@ -9,8 +9,8 @@ const formatLiteral = (literal: FilterLiteral): string =>
   literal.type === 'dateTime' ? literal.value : `'${literal.value.replaceAll("'", "''")}'`;
 
 /**
- * Canonical text of a filter, for logs and fingerprints: lower-case keywords, single spaces, quoted
- * isof type names without `#`, and only the parentheses the tree needs, so that
+ * Canonical text of a filter, for the round-trip and differential tests: lower-case keywords, single
+ * spaces, quoted isof type names without `#`, and only the parentheses the tree needs, so that
  * `parseFilter(formatFilter(node))` gives `node` back (positions aside) and never nests deeper than
  * the text it came from. Date-time literals keep their written form.
  */
