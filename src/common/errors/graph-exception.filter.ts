@@ -1,5 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { databaseFailureOf } from '../../database/database-failure.js';
 import { RouteTable } from '../http/route-table.js';
 import { DomainError, UNAVAILABLE_RETRY_AFTER_SECONDS } from './domain-error.js';
 import { type GraphErrorResponse, sendGraphError } from './graph-error-body.js';
@@ -107,49 +108,15 @@ function fromFastifyError(error: unknown): GraphErrorResponse | undefined {
   }
 }
 
-/**
- * TypeORM releases a connection the moment it reports an error (backend terminated, server restarting);
- * the rest of a transaction on it then throws these before anything is sent, so nothing was committed.
- */
-const RELEASED_CONNECTION_ERRORS = new Set([
-  'QueryRunnerAlreadyReleasedError',
-  'QueryRunnerProviderAlreadyReleasedError',
-]);
-
-/** Mapped by SQLSTATE and connection failure, never by message text, which is never sent on. */
 function fromDatabaseError(error: unknown): GraphErrorResponse | undefined {
-  if (error instanceof Error && RELEASED_CONNECTION_ERRORS.has(error.name)) return unavailable();
-  const cause = isObject(error) && isObject(error.driverError) ? error.driverError : error;
-  if (!isObject(cause)) return undefined;
-  const code = typeof cause.code === 'string' ? cause.code : '';
-  // Class 22 (data exception: a value PostgreSQL cannot take, such as a NUL or an out-of-range number)
-  // and a CHECK violation are the request's fault. Validation refuses these first; this is the backstop.
-  if (code.startsWith('22') || code === '23514') {
-    return { status: 400, code: 'invalidRequest', message: 'A value in the request is invalid or cannot be stored.' };
+  switch (databaseFailureOf(error)) {
+    case 'invalid':
+      return { status: 400, code: 'invalidRequest', message: 'A value in the request is invalid or cannot be stored.' };
+    case 'unavailable':
+      return unavailable();
+    default:
+      return undefined;
   }
-  if (
-    code.startsWith('08') ||
-    code === '57P01' ||
-    code === '57P02' ||
-    code === '57P03' ||
-    code === '53300' ||
-    code === '57014' ||
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code) ||
-    isConnectionMessage(cause.message)
-  ) {
-    return unavailable();
-  }
-  return undefined;
-}
-
-/** node-postgres reports pool and socket failures as plain Errors with these messages. */
-function isConnectionMessage(message: unknown): boolean {
-  return (
-    typeof message === 'string' &&
-    /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|Query read timeout/i.test(
-      message,
-    )
-  );
 }
 
 function unavailable(): GraphErrorResponse {
