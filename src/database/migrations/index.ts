@@ -2,6 +2,7 @@ import { CreateThreatAssessmentTables1795940720736 } from './1795940720736-Creat
 import { AddThrottlingAndIdempotency1795942058525 } from './1795942058525-AddThrottlingAndIdempotency.js';
 import { RequireFieldsPerRequestType1795943756611 } from './1795943756611-RequireFieldsPerRequestType.js';
 import { FilterColumnsInTenantIndex1795950000000 } from './1795950000000-FilterColumnsInTenantIndex.js';
+import { TenantLeadsEveryKey1795960000000 } from './1795960000000-TenantLeadsEveryKey.js';
 
 // Listed explicitly (no glob): the same list works from `dist/`, from the tests and from the CLI.
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   AddThrottlingAndIdempotency1795942058525,
   RequireFieldsPerRequestType1795943756611,
   FilterColumnsInTenantIndex1795950000000,
+  TenantLeadsEveryKey1795960000000,
 ];

@@ -7,12 +7,15 @@ import { ThreatAssessmentRequestEntity } from './threat-assessment-request.entit
 @Check('ck_threat_assessment_results_result_type', `"result_type" IN ('checkPolicy', 'rescan', 'unknownFutureValue')`)
 @Check('ck_threat_assessment_results_message_length', `char_length("message") BETWEEN 1 AND 4000`)
 export class ThreatAssessmentResultEntity {
+  /**
+   * Leads the key (tenant_id, id), as Citus needs of a table distributed by it, and is part of the
+   * foreign key to the parent: a result can never sit in another tenant than its request.
+   */
+  @PrimaryColumn({ name: 'tenant_id', type: 'uuid', primaryKeyConstraintName: 'pk_threat_assessment_results' })
+  tenantId!: string;
+
   @PrimaryColumn({ type: 'uuid', primaryKeyConstraintName: 'pk_threat_assessment_results' })
   id!: string;
-
-  /** Part of the foreign key to the parent: a result can never sit in another tenant than its request. */
-  @Column({ name: 'tenant_id', type: 'uuid' })
-  tenantId!: string;
 
   @Column({ name: 'request_id', type: 'uuid' })
   requestId!: string;
