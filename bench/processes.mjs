@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
       server.close(() => resolve(port));
     });
     server.on('error', reject);
@@ -74,7 +74,10 @@ export function startProcess({ name, script, nodeArgs = [], env, port, logFile, 
       }
     }
     // The child's output is drained before the log is closed, so that a reader sees every line.
-    await new Promise((resolve) => (child.stdout.readableEnded ? resolve() : child.stdout.once('end', resolve)));
+    await new Promise(
+      /** @param {(value?: unknown) => void} resolve */ (resolve) =>
+        child.stdout.readableEnded ? resolve() : child.stdout.once('end', resolve),
+    );
     await new Promise((resolve) => log.end(resolve));
     return exited;
   }
@@ -145,7 +148,11 @@ export function memorySampler(pids, intervalMs = 250) {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-/** One HTTP request on loopback; resolves with status, headers, raw text and (when JSON) the parsed body. */
+/**
+ * One HTTP request on loopback; resolves with status, headers, raw text and (when JSON) the parsed body.
+ * @param {{ port: number, method?: string, path: string, headers?: Record<string, string>, body?: unknown }} options
+ * @returns {Promise<{ status: number, headers: import('node:http').IncomingHttpHeaders, text: string, json: any }>}
+ */
 export function request({ port, method = 'GET', path, headers = {}, body }) {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);

@@ -2,7 +2,12 @@
 // (inclusive), and a flame graph (SVG). Only samples inside `windows` (ms since the profile started)
 // count, so that start-up and the gaps between runs do not dilute the load.
 
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { ROOT } from './setup.mjs';
+
 /** Areas by script URL, first match wins; the order matters (the app's own pipes are validation). */
+/** @type {[string, RegExp][]} */
 const AREAS = [
   [
     'validation',
@@ -44,6 +49,7 @@ function areaOf(frame) {
 }
 
 /** Frames whose inclusive time is reported: "how long is spent under X". */
+/** @type {[string, (frame: { url: string, functionName: string }) => boolean][]} */
 const MARKERS = [
   [
     'GraphValidationPipe.transform (body + params validation)',
@@ -87,6 +93,8 @@ const MARKERS = [
  * Self time by area, the same with node internals and builtins charged to the library that called them
  * ("attributed": jose's WebCrypto HMAC is auth, pg's socket write is the pg driver), the top functions,
  * and inclusive time under the marked frames. `requests`: responses served in the windows, for µs per request.
+ * @param {any} profile
+ * @param {{ windows?: number[][], requests?: number }} [options]
  */
 export function analyzeProfile(profile, { windows, requests } = {}) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -197,7 +205,11 @@ const COLORS = {
   GC: '#888888',
 };
 
-/** A flame graph (root at the bottom) of the samples inside `windows`; frames under 0.2 % are left out. */
+/**
+ * A flame graph (root at the bottom) of the samples inside `windows`; frames under 0.2 % are left out.
+ * @param {any} profile
+ * @param {{ windows?: number[][], title?: string }} [options]
+ */
 export function flameGraphSvg(profile, { windows, title = 'CPU profile' } = {}) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const weight = new Map();
@@ -268,4 +280,55 @@ ${legend}
 ${body}
 </svg>
 `;
+}
+
+/**
+ * The CPU profiles of the service and the reference, restricted to their measured runs: time by area
+ * (node internals charged to the library that called them), per request, side by side; flame graphs.
+ */
+export function readProfiles(profiling, outDir, settings, log) {
+  const result = {};
+  for (const name of ['service', 'reference']) {
+    const dir = join(profiling.dir, name);
+    const file = existsSync(dir) ? readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+    if (!file) continue;
+    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+    const windows = profiling.windows?.[name]?.length ? profiling.windows[name] : undefined;
+    // A reference that served no measured run (service-only scenarios) has nothing to compare.
+    if (name === 'reference' && !windows) continue;
+    result[name] = {
+      file: relative(ROOT, join(dir, file)),
+      ...analyzeProfile(profile, { windows, requests: profiling.served?.[name] || undefined }),
+    };
+    const scope = settings.scenarios?.join(', ') ?? 'all scenarios';
+    writeFileSync(
+      join(outDir, `flame-${name}.svg`),
+      flameGraphSvg(profile, { windows, title: `${name} under ${scope}` }),
+    );
+  }
+  const { service, reference } = result;
+  if (!service) {
+    log('No CPU profile was written (did the service exit cleanly?).');
+    return result;
+  }
+  const cell = (row) =>
+    row ? `${String(row.usPerRequest ?? '—').padStart(8)} µs ${row.pct.toFixed(1).padStart(5)} %` : ''.padStart(19);
+  log(
+    `\nCPU per request (µs, node internals charged to their caller): service ${service.usPerRequest} µs` +
+      `${reference ? `, reference ${reference.usPerRequest} µs` : ''}`,
+  );
+  log(`  ${'area'.padEnd(45)} ${'service'.padStart(19)} ${reference ? 'reference'.padStart(19) : ''}`);
+  for (const row of service.attributed) {
+    log(
+      `  ${row.area.padEnd(45)} ${cell(row)} ${reference ? cell(reference.attributed.find((r) => r.area === row.area)) : ''}`,
+    );
+  }
+  log('Time under (inclusive):');
+  for (const row of service.inclusive) {
+    if (!row.ms && !reference?.inclusive.find((r) => r.frame === row.frame)?.ms) continue;
+    log(
+      `  ${row.frame.padEnd(72)} ${cell(row)} ${reference ? cell(reference.inclusive.find((r) => r.frame === row.frame)) : ''}`,
+    );
+  }
+  return result;
 }

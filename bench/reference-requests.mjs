@@ -6,46 +6,27 @@
 // `and`, on the enum properties. That bounded grammar lets every list run as a named prepared statement.
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { fitPage } from '../dist/odata/page-budget.js';
-import { EXPANDED_RESULTS_LIMIT } from '../dist/threat-assessment/threat-assessment.query-specs.js';
+import { fitPage } from '#dist/odata/page-budget.js';
+import {
+  CONTENT_TYPE_OF,
+  MAIL_DESTINATION_ROUTING_REASONS,
+  REQUEST_KINDS,
+  THREAT_ASSESSMENT_CONTENT_TYPES,
+  THREAT_ASSESSMENT_REQUEST_SOURCES,
+  THREAT_ASSESSMENT_STATUSES,
+  THREAT_CATEGORIES,
+  THREAT_EXPECTED_ASSESSMENTS,
+} from '#dist/threat-assessment/threat-assessment.enums.js';
+import { EXPANDED_RESULTS_LIMIT } from '#dist/threat-assessment/threat-assessment.query-specs.js';
 
-const REQUEST_TYPES = {
-  '#microsoft.graph.mailAssessmentRequest': 'mailAssessmentRequest',
-  '#microsoft.graph.emailFileAssessmentRequest': 'emailFileAssessmentRequest',
-  '#microsoft.graph.fileAssessmentRequest': 'fileAssessmentRequest',
-  '#microsoft.graph.urlAssessmentRequest': 'urlAssessmentRequest',
-};
-const CONTENT_TYPE = {
-  mailAssessmentRequest: 'mail',
-  emailFileAssessmentRequest: 'mail',
-  fileAssessmentRequest: 'file',
-  urlAssessmentRequest: 'url',
-};
+const REQUEST_TYPES = Object.fromEntries(REQUEST_KINDS.map((kind) => [`#microsoft.graph.${kind}`, kind]));
 const FILTERABLE = {
-  contentType: { column: 'content_type', values: ['mail', 'url', 'file'] },
-  expectedAssessment: { column: 'expected_assessment', values: ['block', 'unblock'] },
-  category: { column: 'category', values: ['undefined', 'spam', 'phishing', 'malware', 'unknownFutureValue'] },
-  status: { column: 'status', values: ['pending', 'completed'] },
-  requestSource: { column: 'request_source', values: ['undefined', 'user', 'administrator'] },
+  contentType: { column: 'content_type', values: THREAT_ASSESSMENT_CONTENT_TYPES },
+  expectedAssessment: { column: 'expected_assessment', values: THREAT_EXPECTED_ASSESSMENTS },
+  category: { column: 'category', values: THREAT_CATEGORIES },
+  status: { column: 'status', values: THREAT_ASSESSMENT_STATUSES },
+  requestSource: { column: 'request_source', values: THREAT_ASSESSMENT_REQUEST_SOURCES },
 };
-const ROUTING_REASONS = [
-  'none',
-  'mailFlowRule',
-  'safeSender',
-  'blockedSender',
-  'advancedSpamFiltering',
-  'domainAllowList',
-  'domainBlockList',
-  'notInAddressBook',
-  'firstTimeSender',
-  'autoPurgeToInbox',
-  'autoPurgeToJunk',
-  'autoPurgeToDeleted',
-  'outbound',
-  'notJunk',
-  'junk',
-  'unknownFutureValue',
-];
 const COLUMNS =
   'id, created_date_time, kind, content_type, expected_assessment, category, status, request_source, created_by, ' +
   'recipient_email, message_uri, destination_routing_reason, file_name, url';
@@ -105,12 +86,20 @@ const createBodySchema = {
   oneOf: [
     bodyOf(
       '#microsoft.graph.mailAssessmentRequest',
-      { recipientEmail: email, messageUri: httpUrl, destinationRoutingReason: enumOf(ROUTING_REASONS) },
+      {
+        recipientEmail: email,
+        messageUri: httpUrl,
+        destinationRoutingReason: enumOf(MAIL_DESTINATION_ROUTING_REASONS),
+      },
       ['recipientEmail', 'messageUri'],
     ),
     bodyOf(
       '#microsoft.graph.emailFileAssessmentRequest',
-      { recipientEmail: email, contentData: base64, destinationRoutingReason: enumOf(ROUTING_REASONS) },
+      {
+        recipientEmail: email,
+        contentData: base64,
+        destinationRoutingReason: enumOf(MAIL_DESTINATION_ROUTING_REASONS),
+      },
       ['recipientEmail', 'contentData'],
     ),
     bodyOf(
@@ -214,7 +203,7 @@ export function registerRequestRoutes(app, ctx) {
       const row = {
         id,
         kind,
-        content_type: CONTENT_TYPE[kind],
+        content_type: CONTENT_TYPE_OF[kind],
         expected_assessment: body.expectedAssessment,
         category: body.category,
         status: 'pending',

@@ -10,26 +10,28 @@
 //
 // Environment: DATABASE_URL, PORT, HOST, AUTH_HS256_SECRET, AUTH_ISSUER, AUTH_AUDIENCE, SKIPTOKEN_SECRET,
 // PUBLIC_BASE_URL, DB_POOL_SIZE (default 10, as the service), REFERENCE_PREPARED (default true).
-import { Buffer } from 'node:buffer';
-import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual, webcrypto } from 'node:crypto';
+import { randomBytes, randomUUID, webcrypto } from 'node:crypto';
 import process from 'node:process';
 import { TextEncoder } from 'node:util';
 import Fastify from 'fastify';
 import { jwtVerify } from 'jose';
 import pg from 'pg';
-// The service's own id generator and page budget (the bench builds dist/ first): shared, not what is measured.
-import { uuidv7 } from '../dist/database/uuid-v7.js';
-import { fitPage } from '../dist/odata/page-budget.js';
+// What must stay equal to the service comes from its build (the bench builds dist/ first): ids, page
+// budget, $skiptoken codec, enums, permissions and $top bounds. Shared, not what is measured.
+import { PERMISSIONS } from '#dist/auth/caller.js';
+import { uuidv7 } from '#dist/database/uuid-v7.js';
+import { fitPage } from '#dist/odata/page-budget.js';
+import { DEFAULT_TOP, MAX_TOP } from '#dist/odata/query-options.js';
+import { SkipTokenCodec } from '#dist/odata/skiptoken.js';
+import { RESULT_ODATA_TYPE, THREAT_ASSESSMENT_RESULT_TYPES } from '#dist/threat-assessment/threat-assessment.enums.js';
 import { registerRequestRoutes } from './reference-requests.mjs';
 
 const env = process.env;
 const PREPARED = env.REFERENCE_PREPARED !== 'false';
 const PUBLIC_BASE_URL = env.PUBLIC_BASE_URL?.replace(/\/+$/, '') || undefined;
 const REQUESTS_PATH = 'informationProtection/threatAssessmentRequests';
-const RESULT_ODATA_TYPE = '#microsoft.graph.threatAssessmentResult';
-const RESULT_TYPES = ['checkPolicy', 'rescan', 'unknownFutureValue'];
-const READ_WRITE = 'ThreatAssessment.ReadWrite.All';
-const READ = 'ThreatAssessment.Read.All';
+const READ_WRITE = PERMISSIONS.readWrite;
+const READ = PERMISSIONS.read;
 const GUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 const GUID_RE = new RegExp(GUID);
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
@@ -101,6 +103,8 @@ const audience = env.AUTH_AUDIENCE?.split(',')
 const verifyOptions = { algorithms: ['HS256'], audience: audience?.length ? audience : undefined, clockTolerance: 60 };
 
 class GraphError extends Error {
+  /** @type {{ target: string, message: string }[] | undefined} */
+  details;
   constructor(status, code, message, headers) {
     super(message);
     this.status = status;
@@ -146,40 +150,21 @@ function unauthorized(message) {
   return new GraphError(401, 'InvalidAuthenticationToken', message, { 'www-authenticate': 'Bearer' });
 }
 
-// $skiptoken as the service writes it: base64url([1, ms, id]) "." HMAC-SHA256(sha256(JSON(scope)), payload).
-const skiptokenKey = env.SKIPTOKEN_SECRET ? Buffer.from(env.SKIPTOKEN_SECRET, 'utf8') : randomBytes(32);
-function sign(payload, scope) {
-  const fingerprint = createHash('sha256').update(JSON.stringify(scope)).digest();
-  return createHmac('sha256', skiptokenKey).update(fingerprint).update(payload).digest('base64url');
-}
+// Without a secret, a random key: the codec's development key file is the service's, not the reference's.
+const skiptokens = new SkipTokenCodec(
+  /** @type {import('#dist/config/app-config.js').AppConfig} */ ({
+    skiptokenSecret: env.SKIPTOKEN_SECRET || randomBytes(32).toString('hex'),
+  }),
+);
 function encodeSkiptoken(position, scope) {
-  const payload = Buffer.from(JSON.stringify([1, position.createdDateTime.getTime(), position.id]), 'utf8').toString(
-    'base64url',
-  );
-  return `${payload}.${sign(payload, scope)}`;
+  return skiptokens.encode(position, scope);
 }
 function decodeSkiptoken(token, scope) {
-  const invalid = () => badRequest('The $skiptoken is invalid, or does not belong to this query.');
-  const [payload, signature, extra] = token.split('.');
-  if (!payload || !signature || extra !== undefined || token.length > 512) throw invalid();
-  const expected = Buffer.from(sign(payload, scope), 'utf8');
-  const given = Buffer.from(signature, 'utf8');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
-  let decoded;
   try {
-    decoded = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
+    return skiptokens.decode(token, scope);
+  } catch (error) {
+    throw badRequest(/** @type {Error} */ (error).message);
   }
-  if (
-    !Array.isArray(decoded) ||
-    decoded[0] !== 1 ||
-    !Number.isSafeInteger(decoded[1]) ||
-    typeof decoded[2] !== 'string'
-  ) {
-    throw invalid();
-  }
-  return { createdDateTime: new Date(decoded[1]), id: decoded[2] };
 }
 
 function badRequest(message, details) {
@@ -201,10 +186,10 @@ function parseListOptions(raw, extra = []) {
     if (Array.isArray(value) || key in options) throw badRequest(`The query option '$${key}' is given more than once.`);
     options[key] = value;
   }
-  let top = 100;
+  let top = DEFAULT_TOP;
   if (options.top !== undefined) {
-    if (!/^\d{1,9}$/.test(options.top.trim()) || Number(options.top) < 1 || Number(options.top) > 999) {
-      throw badRequest('$top must be an integer from 1 to 999.');
+    if (!/^\d{1,9}$/.test(options.top.trim()) || Number(options.top) < 1 || Number(options.top) > MAX_TOP) {
+      throw badRequest(`$top must be an integer from 1 to ${MAX_TOP}.`);
     }
     top = Number(options.top);
   }
@@ -263,7 +248,7 @@ const addBodySchema = {
     // Server-owned: accepted from clients that echo objects back, and ignored.
     id: {},
     createdDateTime: {},
-    resultType: { enum: RESULT_TYPES },
+    resultType: { enum: THREAT_ASSESSMENT_RESULT_TYPES },
     message: { type: 'string', minLength: 1, maxLength: 4000 },
   },
 };
@@ -292,7 +277,7 @@ app.addHook('onRequest', (request, reply, done) => {
 app.removeAllContentTypeParsers();
 app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
-app.setErrorHandler((error, request, reply) => {
+app.setErrorHandler((/** @type {any} */ error, request, reply) => {
   let graph = error instanceof GraphError ? error : undefined;
   if (!graph && error.validation) {
     const details = error.validation.map((v) => ({
@@ -359,7 +344,7 @@ async function addResult(request, reply) {
   try {
     ({ rows } = await query('ref_add_result', ADD_RESULT_SQL, [request.tenantId, requestId, id, resultType, message]));
   } catch (error) {
-    if (error.code === '23503') throw notFound(requestId);
+    if (/** @type {{ code?: string }} */ (error).code === '23503') throw notFound(requestId);
     throw error;
   }
   const row = rows[0];
@@ -412,10 +397,11 @@ app.get(RESULTS, {
     },
   },
   handler: async (request) => {
-    const requestId = request.params.id.toLowerCase();
+    const requestId = /** @type {{ id: string }} */ (request.params).id.toLowerCase();
     const options = parseListOptions(request.query);
     const scope = [request.tenantId, `results:${requestId}`, options.order, ''];
     const after = options.skiptoken ? decodeSkiptoken(options.skiptoken, scope) : undefined;
+    /** @type {unknown[]} */
     const values = [request.tenantId, requestId, options.top + 1];
     if (after) values.push(after.createdDateTime, after.id);
     const name = `ref_list_${options.order}_${Boolean(after)}`;

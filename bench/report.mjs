@@ -1,5 +1,10 @@
 // The report: medians of the rounds, ratios to the reference, targets (issue #5), a table and a README snippet.
+import os from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { chartSvg } from './chart.mjs';
 import { median } from './processes.mjs';
+import { ROOT } from './setup.mjs';
 
 /** Issue #5's targets: the core scenarios (add-result, list-results) have the tighter ones. */
 export const TARGETS = {
@@ -198,4 +203,57 @@ export function readmeSnippet(report) {
   }
   for (const c of otherChecks(report)) lines.push(`- ${c.what}: ${c.measured} ${c.pass ? '✓' : '✗'}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** Peaks and idle resident sets of both processes, and the service's peak by phase. */
+export function memorySummary(sampler, withReference) {
+  return {
+    servicePeakMb: sampler.peak('service'),
+    serviceIdleMb: sampler.samples.find((x) => x.name === 'service')?.mb,
+    referencePeakMb: withReference ? sampler.peak('reference') : undefined,
+    referenceIdleMb: sampler.samples.find((x) => x.name === 'reference')?.mb,
+    servicePeakByPhase: Object.fromEntries(
+      [...new Set(sampler.samples.filter((x) => x.name === 'service').map((x) => x.phase))].map((phase) => [
+        phase,
+        Math.round(sampler.peak('service', (p) => p === phase)),
+      ]),
+    ),
+  };
+}
+
+/** Completes the report with its checks, writes it (and the chart and snippet), prints the table; true if all pass. */
+export function finishReport(report, outDir, log) {
+  report.finishedAt = new Date().toISOString();
+  report.machine.loadAvgEnd = os.loadavg();
+  report.checks = [
+    ...(report.scenarios ?? []).flatMap((s) => s.checks.map((c) => ({ scenario: s.name, ...c }))),
+    ...otherChecks(report),
+  ];
+  writeFileSync(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(resolve(ROOT, report.settings.out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  if (report.scenarios) {
+    writeFileSync(join(outDir, 'chart.svg'), chartSvg(report));
+    writeFileSync(join(outDir, 'README-snippet.md'), readmeSnippet(report));
+    log('');
+    printTable(report, log);
+  }
+  log('');
+  for (const c of otherChecks(report)) log(`${c.pass ? 'pass' : 'FAIL'}  ${c.what}: ${c.measured}`);
+  if (report.memory.referencePeakMb)
+    log(
+      `reference RSS: ${report.memory.referenceIdleMb?.toFixed(0)} MB idle, ${report.memory.referencePeakMb.toFixed(0)} MB peak`,
+    );
+  if (report.memory.servicePeakMb)
+    log(
+      `service RSS: ${report.memory.serviceIdleMb?.toFixed(0)} MB idle, ${report.memory.servicePeakMb.toFixed(0)} MB peak`,
+    );
+  if (report.machine.loadAvgStart[0] > report.machine.cpus * 0.5) {
+    log(
+      `note: the machine was busy when the bench started (load ${report.machine.loadAvgStart[0].toFixed(1)}); figures are noisier than on an idle machine.`,
+    );
+  }
+  log(
+    `\nReport: ${relative(ROOT, join(outDir, 'report.json'))}${report.scenarios ? `, chart.svg, README-snippet.md` : ''}${report.profile ? ', flame-*.svg' : ''}`,
+  );
+  return report.checks.every((c) => c.pass);
 }

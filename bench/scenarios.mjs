@@ -168,21 +168,27 @@ export function soakRequests(ctx) {
 /**
  * One bounded run. Latencies are taken from autocannon's per-response event in fractional ms (its own
  * histogram keeps whole ms, too coarse at 1-3 ms); requests/s counts every response over the run's length.
+ * @param {{ port: number, token: string, connections: number, duration: number, requests: object[], overallRate?: number, keepLatencies?: boolean }} options
  */
 export async function runLoad({ port, token, connections, duration, requests, overallRate, keepLatencies = true }) {
   const latencies = [];
   const load = loadavg()[0];
   const started = performance.now();
-  const instance = autocannon({
-    url: `http://127.0.0.1:${port}`,
-    connections,
-    duration,
-    pipelining: 1,
-    timeout: 10,
-    headers: { authorization: `Bearer ${token}` },
-    requests,
-    ...(overallRate ? { overallRate } : {}),
-  });
+  // Without a callback autocannon returns its instance, which is also a promise of the result.
+  const instance = /** @type {import('autocannon').Instance & Promise<import('autocannon').Result>} */ (
+    /** @type {unknown} */ (
+      autocannon({
+        url: `http://127.0.0.1:${port}`,
+        connections,
+        duration,
+        pipelining: 1,
+        timeout: 10,
+        headers: { authorization: `Bearer ${token}` },
+        requests: /** @type {import('autocannon').Request[]} */ (requests),
+        ...(overallRate ? { overallRate } : {}),
+      })
+    )
+  );
   if (keepLatencies) instance.on('response', (_client, _status, _bytes, ms) => latencies.push(ms));
   const result = await instance;
   const finished = performance.now();

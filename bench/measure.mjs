@@ -1,0 +1,180 @@
+// Measure: the scenarios (service and reference alternately), paging depth and $count, and pgbench.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { countRows } from './database.mjs';
+import { runPgbench } from './pgbench.mjs';
+import { cpuMicros, median, sequentialLatency } from './processes.mjs';
+import { scenarioSummary } from './report.mjs';
+import { REQUESTS, runLoad, scenarios } from './scenarios.mjs';
+
+/** Counts after a write run, once the requests still in flight when the clock stopped have landed. */
+export async function settledCounts(url, tenantId) {
+  let last = await countRows(url, tenantId);
+  for (let i = 0; i < 20; i++) {
+    await sleep(150);
+    const now = await countRows(url, tenantId);
+    if (now.requests === last.requests && now.results === last.results) return now;
+    last = now;
+  }
+  return last;
+}
+
+function integrity(scenario, run, before, after, connections) {
+  const delta = after[scenario.writes] - before[scenario.writes];
+  const extra = delta - run.created;
+  return {
+    table: scenario.writes,
+    created201: run.created,
+    rowsAdded: delta,
+    inFlightAtStop: extra,
+    pendingWithResults: after.pendingWithResults,
+    // Rows may exceed the 201s counted only by requests in flight when autocannon stopped (≤ one per connection).
+    ok: extra >= 0 && extra <= connections && after.pendingWithResults === 0,
+  };
+}
+
+export async function measureScenarios(ctx, log) {
+  const { settings, service, reference, url, tenantId, token, sampler } = ctx;
+  const selected = scenarios(ctx).filter((s) => !settings.scenarios || settings.scenarios.includes(s.name));
+  const out = [];
+  const windows = { service: [], reference: [] };
+  const served = { service: 0, reference: 0 };
+  for (const scenario of selected) {
+    const targets = [service, ...(scenario.reference && reference ? [reference] : [])];
+    const fresh = () => scenarios(ctx).find((s) => s.name === scenario.name).requests;
+    for (const target of targets) {
+      if (settings.warmup > 0) {
+        sampler.setPhase(`warmup:${scenario.name}:${target.name}`);
+        await runLoad({
+          port: target.port,
+          token,
+          connections: settings.connections,
+          duration: settings.warmup,
+          requests: fresh(),
+          keepLatencies: false,
+        });
+      }
+    }
+    const rounds = [];
+    const checks = [];
+    for (let round = 1; round <= settings.rounds; round++) {
+      const entry = {};
+      for (const target of targets) {
+        // Settled: writes of the warm-up or the previous run may still be landing.
+        const before = scenario.writes ? await settledCounts(url, tenantId) : undefined;
+        sampler.setPhase(`${scenario.name}:${target.name}`);
+        const cpuBefore = cpuMicros(target.pid);
+        const run = await runLoad({
+          port: target.port,
+          token,
+          connections: settings.connections,
+          duration: settings.duration,
+          requests: fresh(),
+        });
+        run.cpuUsPerRequest = (cpuMicros(target.pid) - cpuBefore) / run.responses;
+        sampler.setPhase('between');
+        windows[target.name].push([run.started - target.started, run.finished - target.started]);
+        served[target.name] += run.responses;
+        if (scenario.writes) {
+          const check = integrity(scenario, run, before, await settledCounts(url, tenantId), settings.connections);
+          checks.push({ round, target: target.name, ...check });
+          run.integrity = check;
+        }
+        entry[target.name] = run;
+        log(
+          `  ${scenario.name.padEnd(15)} round ${round} ${target.name.padEnd(9)} ${run.rps.toFixed(0).padStart(6)} req/s  ` +
+            `p50 ${run.p50.toFixed(2)} ms  p99 ${run.p99.toFixed(2)} ms  CPU ${run.cpuUsPerRequest.toFixed(0)} µs/req  ` +
+            `non-2xx ${run.non2xx}  errors ${run.errors}` +
+            `${run.integrity ? `  integrity ${run.integrity.ok ? 'ok' : 'FAIL'} (${run.integrity.rowsAdded} rows, ${run.integrity.created201} × 201)` : ''}` +
+            `  load ${run.loadAvg1m.toFixed(1)}`,
+        );
+      }
+      rounds.push(entry);
+    }
+    const summary = scenarioSummary(scenario, rounds);
+    if (checks.length)
+      summary.checks.push({
+        what: 'rows written = 201s counted (+ in flight at stop)',
+        pass: checks.every((c) => c.ok),
+      });
+    out.push({
+      name: scenario.name,
+      title: scenario.title,
+      core: Boolean(scenario.core),
+      ...summary,
+      integrity: checks,
+      rounds,
+    });
+  }
+  return { scenarios: out, windows, served };
+}
+
+/** First page against deep pages, one connection, interleaved; and $count with and without a filter. */
+export async function pagingAndCount(ctx) {
+  const { service, token, deep, settings, tenantRequests } = ctx;
+  const headers = { authorization: `Bearer ${token}` };
+  const first = { port: service.port, path: `${REQUESTS}?$top=100`, headers };
+  const deepAt = (i) => ({ port: service.port, path: deep.links[i % deep.links.length], headers });
+  await sequentialLatency(20, () => first);
+  await sequentialLatency(20, deepAt);
+  const firstTimes = [];
+  const deepTimes = [];
+  for (let i = 0; i < 10; i++) {
+    firstTimes.push((await sequentialLatency(15, () => first)).p50);
+    deepTimes.push((await sequentialLatency(15, (j) => deepAt(i * 15 + j))).p50);
+  }
+  const paging = {
+    depthRows: deep.depthRows,
+    first: { p50: median(firstTimes) },
+    deep: { p50: median(deepTimes) },
+  };
+  paging.ratio = paging.deep.p50 / paging.first.p50;
+
+  const filter = encodeURIComponent("status eq 'completed' and contentType eq 'mail'");
+  const count = {
+    tenantRequests,
+    // A count visits every matching row (PostgreSQL keeps no counts): 50 ms plus 0.4 µs per request of the
+    // tenant, 250 ms at 500,000, is one pass over its index or heap on this machine, 40 × under the statement timeout.
+    budgetMs: settings.countBudgetMs ?? Math.round(50 + (0.4 * tenantRequests) / 1000),
+    filter: "status eq 'completed' and contentType eq 'mail'",
+    filtered: await sequentialLatency(15, () => ({
+      port: service.port,
+      path: `${REQUESTS}/$count?$filter=${filter}`,
+      headers,
+    })),
+    unfiltered: await sequentialLatency(15, () => ({ port: service.port, path: `${REQUESTS}/$count`, headers })),
+    // Not a target: a filter against the time order (the newest 20 % are pending) walks past them.
+    listCompleted: await sequentialLatency(15, () => ({
+      port: service.port,
+      path: `${REQUESTS}?$top=25&$filter=${encodeURIComponent("status eq 'completed'")}`,
+      headers,
+    })),
+    listWithCount: await sequentialLatency(15, () => ({
+      port: service.port,
+      path: `${REQUESTS}?$count=true&$top=25&$filter=${filter}`,
+      headers,
+    })),
+  };
+  return { paging, count };
+}
+
+/** The add-result statement and a bare INSERT under pgbench: what the database alone sustains. */
+export async function measurePgbench(ctx, log) {
+  const { settings, url, tenantId, parents, sampler } = ctx;
+  log('pgbench…');
+  sampler.setPhase('pgbench');
+  const result = await runPgbench({
+    url,
+    seconds: settings.duration,
+    clients: settings.poolSize,
+    tenantId,
+    parentIds: parents.add.map((p) => p.id),
+  });
+  if (result.skipped) log(`  skipped: ${result.skipped}`);
+  else
+    log(
+      `  add-result statement ${result.addResult.tps.toFixed(0)} tx/s prepared, ` +
+        `${result.addResultUnprepared.tps.toFixed(0)} tx/s planned each time; ` +
+        `bare INSERT ${result.insert.tps.toFixed(0)} rows/s (${settings.poolSize} clients)`,
+    );
+  return result;
+}
