@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { dataSourceOptions } from './data-source-options.js';
+import { Database } from './database.js';
 import { DatabaseLifecycle } from './database-lifecycle.service.js';
 import { DatabaseReadyGuard } from './database-ready.guard.js';
 
@@ -24,8 +25,8 @@ export class DatabaseModule {
           manualInitialization: true,
         }),
       ],
-      providers: [DatabaseLifecycle, { provide: APP_GUARD, useClass: DatabaseReadyGuard }],
-      exports: [DatabaseLifecycle],
+      providers: [Database, DatabaseLifecycle, { provide: APP_GUARD, useClass: DatabaseReadyGuard }],
+      exports: [Database, DatabaseLifecycle],
     };
   }
 }

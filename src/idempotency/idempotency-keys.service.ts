@@ -1,17 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource, EntityManager } from 'typeorm';
+import { Database, type Queryable } from '../database/database.js';
+import { IdempotencyKeysStore } from './idempotency-keys.store.js';
 import { type IdempotencyClaim, IdempotencyKeyReusedError } from './idempotency.js';
-
-/** Claims a key for a new resource; an expired key is taken over. Returns no row when another attempt holds it. */
-export const CLAIM_SQL = `
-  INSERT INTO idempotency_keys AS k (tenant_id, key, request_hash, resource_id, expires_at)
-  VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
-  ON CONFLICT (tenant_id, key) DO UPDATE
-    SET request_hash = EXCLUDED.request_hash, resource_id = EXCLUDED.resource_id,
-        created_at = now(), expires_at = EXCLUDED.expires_at
-    WHERE k.expires_at < now()
-  RETURNING 1`;
 
 const CLEANUP_INTERVAL_MS = 60_000;
 
@@ -20,7 +10,10 @@ export class IdempotencyKeys implements OnApplicationShutdown {
   private readonly logger = new Logger('IdempotencyKeys');
   private readonly cleanup: NodeJS.Timeout;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+  constructor(
+    private readonly store: IdempotencyKeysStore,
+    private readonly database: Database,
+  ) {
     this.cleanup = setInterval(() => void this.deleteExpired(), CLEANUP_INTERVAL_MS);
     this.cleanup.unref();
   }
@@ -33,33 +26,34 @@ export class IdempotencyKeys implements OnApplicationShutdown {
    * The resource an earlier attempt with this key created, or undefined when the key is unused (or
    * expired). The same key with a different request is refused.
    */
-  async previous(tenantId: string, claim: IdempotencyClaim, manager: EntityManager = this.dataSource.manager) {
-    const rows: { request_hash: Buffer; resource_id: string }[] = await manager.query(
-      'SELECT request_hash, resource_id FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND expires_at > now()',
-      [tenantId, claim.key],
-    );
-    const row = rows[0];
+  async previous(tenantId: string, claim: IdempotencyClaim): Promise<string | undefined> {
+    const row = await this.store.find(tenantId, claim.key);
     if (!row) return undefined;
     if (!row.request_hash.equals(claim.requestHash)) throw new IdempotencyKeyReusedError();
     return row.resource_id;
   }
 
-  /** In the caller's transaction: true when this attempt now owns the key. */
-  async claim(manager: EntityManager, tenantId: string, claim: IdempotencyClaim, resourceId: string): Promise<boolean> {
-    const rows: unknown[] = await manager.query(CLAIM_SQL, [
-      tenantId,
-      claim.key,
-      claim.requestHash,
-      resourceId,
-      claim.ttlSeconds,
-    ]);
-    return rows.length > 0;
+  /**
+   * The one sequence of both POSTs, whether or not a key is sent: a key used before answers the
+   * resource it created (`previous`); otherwise `write` runs the write's one statement, which claims
+   * the key itself (claimCte). With a key it runs in a transaction, so that a refusal decided after the
+   * statement (429) gives the key back with the counts; without one the statement is its own
+   * transaction, one round trip. A claim lost to a concurrent attempt is the write's to notice.
+   */
+  async write<T>(
+    tenantId: string,
+    claim: IdempotencyClaim | undefined,
+    write: (on: Queryable, inTransaction: boolean) => Promise<T>,
+  ): Promise<{ previous: string } | { value: T }> {
+    if (!claim) return { value: await write(this.database, false) };
+    const previous = await this.previous(tenantId, claim);
+    if (previous) return { previous };
+    return { value: await this.database.transaction((tx) => write(tx, true)) };
   }
 
   private async deleteExpired(): Promise<void> {
-    if (!this.dataSource.isInitialized) return;
     try {
-      await this.dataSource.query('DELETE FROM idempotency_keys WHERE expires_at < now()');
+      await this.store.deleteExpired();
     } catch (error) {
       this.logger.warn(`Could not delete expired keys: ${error instanceof Error ? error.message : String(error)}`);
     }

@@ -1,13 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DataSource } from 'typeorm';
-
-interface PgPool {
-  totalCount: number;
-  idleCount: number;
-  waitingCount: number;
-}
+import { Database } from '../database/database.js';
 
 /** Prometheus metrics of this process, served at `/metrics`. */
 @Injectable()
@@ -29,29 +22,28 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor(@InjectDataSource() dataSource: DataSource) {
+  constructor(database: Database) {
     collectDefaultMetrics({ register: this.registry });
-    const pool = () =>
-      dataSource.isInitialized ? (dataSource.driver as unknown as { master?: PgPool }).master : undefined;
-    const gauge = (name: string, help: string, read: (p: PgPool) => number) =>
+    type PoolStats = NonNullable<ReturnType<Database['poolStats']>>;
+    const gauge = (name: string, help: string, read: (p: PoolStats) => number) =>
       new Gauge({
         name,
         help,
         registers: [this.registry],
         collect() {
-          const p = pool();
+          const p = database.poolStats();
           this.set(p ? read(p) : 0);
         },
       });
-    gauge('db_pool_connections_total', 'Connections open in the database pool.', (p) => p.totalCount);
-    gauge('db_pool_connections_idle', 'Idle connections in the database pool.', (p) => p.idleCount);
-    gauge('db_pool_requests_waiting', 'Queries waiting for a pooled connection.', (p) => p.waitingCount);
+    gauge('db_pool_connections_total', 'Connections open in the database pool.', (p) => p.total);
+    gauge('db_pool_connections_idle', 'Idle connections in the database pool.', (p) => p.idle);
+    gauge('db_pool_requests_waiting', 'Queries waiting for a pooled connection.', (p) => p.waiting);
     new Gauge({
       name: 'db_up',
       help: '1 when the database has been reached since start, else 0.',
       registers: [this.registry],
       collect() {
-        this.set(dataSource.isInitialized ? 1 : 0);
+        this.set(database.poolStats() ? 1 : 0);
       },
     });
   }

@@ -1,5 +1,4 @@
-import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
-import { compileFilter, type FilterSpec, parseFilter } from '../odata/filter/index.js';
+import type { FilterSpec } from '../odata/filter/index.js';
 import {
   REQUEST_KINDS,
   THREAT_ASSESSMENT_CONTENT_TYPES,
@@ -36,14 +35,3 @@ export const RESULTS_FILTER: FilterSpec = {
     createdDateTime: { kind: 'dateTime', column: 'created_date_time' },
   },
 };
-
-/** Adds a `$filter` as parameters: the SQL text comes only from the spec, never from the input. */
-export function applyFilter<T extends ObjectLiteral>(
-  qb: SelectQueryBuilder<T>,
-  text: string | undefined,
-  spec: FilterSpec,
-) {
-  if (text === undefined) return qb;
-  const { sql, params } = compileFilter(parseFilter(text), spec, qb.alias);
-  return qb.andWhere(`(${sql})`, params);
-}

@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { SkipTokenCodec } from '../odata/skiptoken.js';
+import { RequestsStore } from './persistence/requests.store.js';
+import { ResultsStore } from './persistence/results.store.js';
 import { ThreatAssessmentRequestsController } from './threat-assessment-requests.controller.js';
 import { ThreatAssessmentRequestsService } from './threat-assessment-requests.service.js';
 import { ThreatAssessmentResultsController } from './threat-assessment-results.controller.js';
@@ -7,6 +9,12 @@ import { ThreatAssessmentResultsService } from './threat-assessment-results.serv
 
 @Module({
   controllers: [ThreatAssessmentRequestsController, ThreatAssessmentResultsController],
-  providers: [ThreatAssessmentRequestsService, ThreatAssessmentResultsService, SkipTokenCodec],
+  providers: [
+    ThreatAssessmentRequestsService,
+    ThreatAssessmentResultsService,
+    RequestsStore,
+    ResultsStore,
+    SkipTokenCodec,
+  ],
 })
 export class ThreatAssessmentModule {}

@@ -1,19 +1,15 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource, EntityManager } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { MetricsService } from '../observability/metrics.service.js';
-import type { CountedWindow, ThrottleVerdict, ThrottleWindows } from './throttle-gate.js';
+import {
+  type CountedWindow,
+  ThrottleCountersStore,
+  type ThrottleVerdict,
+  type ThrottleWindows,
+} from './throttle-counters.store.js';
 import { type Limit, limitsOf, type ThrottleLimits, type ThrottleScope } from './throttle-limits.js';
 import { ThrottledError } from './throttled.error.js';
-
-/** Gives back the counts of a write refused after it counted some windows (see throttleGate). */
-const GIVE_BACK_SQL = `
-  UPDATE throttle_counters c SET count = c.count - 1
-  FROM json_to_recordset($2::json) AS u(scope varchar, key varchar, seconds int, start timestamptz)
-  WHERE c.tenant_id = $1 AND c.scope = u.scope AND c.key = u.key
-    AND c.window_seconds = u.seconds AND c.window_start = u.start`;
 
 const CLEANUP_INTERVAL_MS = 60_000;
 
@@ -30,7 +26,7 @@ export class Throttler implements OnApplicationShutdown {
   private readonly resultWindows: ThrottleWindows | undefined;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly store: ThrottleCountersStore,
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly metrics: MetricsService,
   ) {
@@ -63,19 +59,19 @@ export class Throttler implements OnApplicationShutdown {
   }
 
   /**
-   * Throws 429 when the gated statement refused the write. In the write's transaction (`manager`) the
-   * rollback undoes any count; outside one, the counts of the rare race are given back first.
+   * Throws 429 when the gated statement refused the write. In the write's transaction the rollback
+   * undoes any count; outside one, the counts of the rare race are given back first.
    */
-  async settle(tenantId: string, verdict: Partial<ThrottleVerdict>, manager?: EntityManager): Promise<void> {
+  async settle(tenantId: string, verdict: Partial<ThrottleVerdict>, inTransaction: boolean): Promise<void> {
     if (!verdict.throttle_scope) return;
-    if (verdict.throttle_undo && !manager) await this.giveBack(tenantId, verdict.throttle_undo);
+    if (verdict.throttle_undo && !inTransaction) await this.giveBack(tenantId, verdict.throttle_undo);
     this.metrics.throttled.inc({ scope: verdict.throttle_scope });
     throw new ThrottledError(verdict.throttle_scope, Math.max(1, verdict.throttle_retry_after ?? 1));
   }
 
   private async giveBack(tenantId: string, windows: CountedWindow[]): Promise<void> {
     try {
-      await this.dataSource.query(GIVE_BACK_SQL, [tenantId, JSON.stringify(windows)]);
+      await this.store.giveBack(tenantId, windows);
     } catch (error) {
       // The refusal stands; the window only stays one higher until it ends.
       this.logger.warn(`Could not give back counts: ${error instanceof Error ? error.message : String(error)}`);
@@ -83,9 +79,8 @@ export class Throttler implements OnApplicationShutdown {
   }
 
   private async deleteExpired(): Promise<void> {
-    if (!this.dataSource.isInitialized) return;
     try {
-      await this.dataSource.query('DELETE FROM throttle_counters WHERE expires_at < now()');
+      await this.store.deleteExpired();
     } catch (error) {
       this.logger.warn(`Could not delete expired counters: ${error instanceof Error ? error.message : String(error)}`);
     }

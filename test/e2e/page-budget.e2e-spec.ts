@@ -232,7 +232,7 @@ describe('a page ends within the page budget', () => {
       const dataSource: { logger: Logger } = t.app.get(DataSource);
       const logger = dataSource.logger;
       const captured: { sql: string; parameters: unknown[] }[] = [];
-      // The statements the service sends, as TypeORM's logger sees them (see preparedQuery).
+      // The statements the service sends, as TypeORM's logger sees them (see Database.query).
       dataSource.logger = Object.assign(Object.create(logger) as Logger, {
         logQuery: (sql: string, parameters?: unknown[]) => void captured.push({ sql, parameters: parameters ?? [] }),
       });

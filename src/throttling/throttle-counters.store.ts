@@ -1,3 +1,5 @@
+import { Injectable } from '@nestjs/common';
+import { Database } from '../database/database.js';
 import type { ThrottleScope } from './throttle-limits.js';
 
 /** The gate's four array parameters: scopes, keys, window lengths and limits. */
@@ -89,4 +91,26 @@ export function throttleGate({
     (SELECT json_agg(json_build_object('scope', scope, 'key', key, 'seconds', window_seconds, 'start', window_start))
      FROM throttle_counted WHERE EXISTS (SELECT 1 FROM throttle_refused)) AS throttle_undo`;
   return { ctes, accepted: 'NOT EXISTS (SELECT 1 FROM throttle_refused)', columns };
+}
+
+/** Gives back the counts of a write refused after it counted some windows (see throttleGate). */
+const GIVE_BACK_SQL = `
+  UPDATE throttle_counters c SET count = c.count - 1
+  FROM json_to_recordset($2::json) AS u(scope varchar, key varchar, seconds int, start timestamptz)
+  WHERE c.tenant_id = $1 AND c.scope = u.scope AND c.key = u.key
+    AND c.window_seconds = u.seconds AND c.window_start = u.start`;
+
+@Injectable()
+export class ThrottleCountersStore {
+  constructor(private readonly database: Database) {}
+
+  async giveBack(tenantId: string, windows: CountedWindow[]): Promise<void> {
+    await this.database.query('give_back_throttle_counts', GIVE_BACK_SQL, [tenantId, JSON.stringify(windows)]);
+  }
+
+  /** A sweep across tenants, outside any request: the one statement not scoped to a tenant. */
+  async deleteExpired(): Promise<void> {
+    if (!this.database.isOpen()) return;
+    await this.database.query(undefined, 'DELETE FROM throttle_counters WHERE expires_at < now()');
+  }
 }
