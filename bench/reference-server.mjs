@@ -23,6 +23,7 @@ import { uuidv7 } from '#dist/database/uuid-v7.js';
 import { fitPage } from '#dist/odata/page-budget.js';
 import { DEFAULT_TOP, MAX_TOP } from '#dist/odata/query-options.js';
 import { SkipTokenCodec } from '#dist/odata/skiptoken.js';
+import { addResultSql } from '#dist/threat-assessment/persistence/results.store.js';
 import { RESULT_ODATA_TYPE, THREAT_ASSESSMENT_RESULT_TYPES } from '#dist/threat-assessment/threat-assessment.enums.js';
 import { registerRequestRoutes } from './reference-requests.mjs';
 
@@ -48,23 +49,9 @@ const pool = new pg.Pool({
   application_name: 'bench-reference',
 });
 
-// The service's statement, verbatim: check the parent in the tenant, insert, complete a pending parent.
-const ADD_RESULT_SQL = `
-  WITH parent AS (
-    SELECT id, tenant_id, content_type, status
-    FROM threat_assessment_requests
-    WHERE tenant_id = $1 AND id = $2
-  ), inserted AS (
-    INSERT INTO threat_assessment_results (id, tenant_id, request_id, result_type, message)
-    SELECT $3::uuid, tenant_id, id, $4::varchar, $5::varchar FROM parent
-    WHERE $4::varchar <> 'checkPolicy' OR content_type = 'mail'
-    RETURNING created_date_time
-  ), completed AS (
-    UPDATE threat_assessment_requests r SET status = 'completed'
-    FROM parent p
-    WHERE r.tenant_id = p.tenant_id AND r.id = p.id AND r.status = 'pending' AND EXISTS (SELECT 1 FROM inserted)
-  )
-  SELECT p.content_type, i.created_date_time FROM parent p LEFT JOIN inserted i ON true`;
+// The service's own statement (without key or limits): check the parent in the tenant, insert,
+// complete a pending parent; what is measured is everything around it.
+const ADD_RESULT_SQL = addResultSql(false, false);
 
 /** One query: whether the parent is in the tenant, and the page (one row of NULLs when it is empty). */
 function listSql(order, after) {
