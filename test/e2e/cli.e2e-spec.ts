@@ -1,45 +1,18 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { transformFileSync } from '@swc/core';
+import { join } from 'node:path';
 import { jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PERMISSIONS } from '../../src/auth/caller.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, LOCAL_TENANT_ID, LOCAL_USER } from '../../src/auth/local-auth.js';
+import { compileCli, ROOT } from '../support/compile-cli.js';
 import { expectGraphError, URL_REQUEST } from '../support/graph.js';
 import { REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
 import { TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from '../support/tokens.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-
-/**
- * `src/cli/token.ts` and what it imports, compiled with SWC into a throw-away folder inside the repository
- * (so that `jose` resolves): the real entry point, run by `node` as `npm run token` runs it, in a second
- * instead of a full `tsc` build.
- */
-function compileCli(outDir: string): string {
-  const pending = [join(ROOT, 'src/cli/token.ts')];
-  const done = new Set<string>();
-  while (pending.length) {
-    const file = pending.pop()!;
-    if (done.has(file)) continue;
-    done.add(file);
-    const { code } = transformFileSync(file, {
-      jsc: { parser: { syntax: 'typescript', decorators: true }, target: 'es2022' },
-      module: { type: 'es6' },
-      sourceMaps: false,
-    });
-    const target = join(outDir, relative(join(ROOT, 'src'), file)).replace(/\.ts$/, '.js');
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, code);
-    for (const [, spec] of code.matchAll(/from\s+'(\.{1,2}\/[^']+)\.js'/g))
-      pending.push(resolve(dirname(file), `${spec}.ts`));
-  }
-  return join(outDir, 'cli/token.js');
-}
 
 interface Run {
   code: number;
@@ -75,7 +48,7 @@ describe('npm run token (the CLI, run by node)', () => {
   beforeAll(async () => {
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
     build = mkdtempSync(join(ROOT, 'test-artifacts', 'cli-'));
-    cli = compileCli(build);
+    cli = compileCli('token', build);
     cwd = mkdtempSync(join(tmpdir(), 'threat-assessment-cli-cwd-'));
     t = await startTestApp();
   });
