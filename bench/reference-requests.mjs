@@ -7,10 +7,9 @@
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { fitPage } from '#dist/odata/page-budget.js';
+import { CONTENT_TYPE_OF, REQUEST_KINDS } from '#dist/threat-assessment/request-types.js';
 import {
-  CONTENT_TYPE_OF,
   MAIL_DESTINATION_ROUTING_REASONS,
-  REQUEST_KINDS,
   THREAT_ASSESSMENT_CONTENT_TYPES,
   THREAT_ASSESSMENT_REQUEST_SOURCES,
   THREAT_ASSESSMENT_STATUSES,

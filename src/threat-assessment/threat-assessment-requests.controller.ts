@@ -26,23 +26,15 @@ import { fitPage, PAGE_BUDGET_TEXT } from '../odata/page-budget.js';
 import { parseCollectionQuery, parseCountQuery, parseItemQuery, type SortOrder } from '../odata/query-options.js';
 import { project, selectionSuffix } from '../odata/select.js';
 import { SkipTokenCodec } from '../odata/skiptoken.js';
-import {
-  CREATE_REQUEST_DTOS,
-  CreateThreatAssessmentRequestDto,
-  type CreateThreatAssessmentRequestBody,
-} from './dto/create-threat-assessment-request.dto.js';
-import {
-  REQUEST_ODATA_TYPES,
-  REQUEST_RESPONSE_DTOS,
-  requestTypesSchema,
-  ThreatAssessmentRequestCollectionDto,
-} from './dto/threat-assessment-responses.dto.js';
+import { CreateThreatAssessmentRequestDto } from './dto/create-threat-assessment-request-body.dto.js';
+import { ThreatAssessmentRequestCollectionDto } from './dto/threat-assessment-collections.dto.js';
 import {
   CREATE_REQUEST_EXAMPLES,
   CREATED_REQUEST_EXAMPLES,
   GET_REQUEST_EXAMPLES,
   REQUEST_LIST_EXAMPLE,
 } from './dto/threat-assessment.examples.js';
+import { type CreateThreatAssessmentRequestBody, REQUEST_TYPES, requestTypesSchema } from './request-types.js';
 import { ThreatAssessmentRequestsService, type RequestWithResults } from './threat-assessment-requests.service.js';
 import { toThreatAssessmentRequestDto, toThreatAssessmentResultDto } from './threat-assessment.mapper.js';
 import {
@@ -72,10 +64,10 @@ const READ = {
 const CREATE = { delegated: [PERMISSIONS.readWrite], application: [] };
 const DELETE = { delegated: [PERMISSIONS.readWrite], application: [PERMISSIONS.readWrite] };
 
+const TYPE_NAMES = REQUEST_TYPES.map((type) => `${type.label} (\`${type.odataType}\`)`);
 const TYPES =
   'A threat assessment request can be one of the following types, selected by the `@odata.type` of the body: ' +
-  'mail (`#microsoft.graph.mailAssessmentRequest`), email file (`#microsoft.graph.emailFileAssessmentRequest`), ' +
-  'file (`#microsoft.graph.fileAssessmentRequest`) and URL (`#microsoft.graph.urlAssessmentRequest`).';
+  `${TYPE_NAMES.slice(0, -1).join(', ')} and ${TYPE_NAMES.at(-1)}.`;
 const REQUEST_ID = ApiParam({
   name: 'id',
   description: 'The unique identifier of threatAssessmentRequest (a GUID).',
@@ -88,14 +80,14 @@ const LOCATION = {
     schema: { type: 'string', format: 'uri' },
   },
 };
-const ENTITY = requestTypesSchema(REQUEST_RESPONSE_DTOS, REQUEST_ODATA_TYPES);
+const ENTITY = requestTypesSchema('responseDto');
 const EXPANDED =
   `With \`$expand=results\`, each request carries at most ${EXPANDED_RESULTS_LIMIT} results, oldest first; ` +
   'one with more also carries `results@odata.nextLink`, which continues on its results list.';
 
 @ApiTags('threatAssessmentRequest')
 @ApiBearerAuth()
-@ApiExtraModels(...REQUEST_RESPONSE_DTOS, ...Object.values(CREATE_REQUEST_DTOS))
+@ApiExtraModels(...REQUEST_TYPES.map((type) => type.responseDto), ...REQUEST_TYPES.map((type) => type.createDto))
 @Controller(`v1.0/${REQUESTS_PATH}`)
 export class ThreatAssessmentRequestsController {
   constructor(
@@ -120,7 +112,7 @@ export class ThreatAssessmentRequestsController {
   @ApiBody({
     description:
       'One of the four request types; `id`, `createdDateTime`, `status`, `contentType`, `requestSource` and `createdBy` are set by the service.',
-    schema: requestTypesSchema(Object.values(CREATE_REQUEST_DTOS), Object.keys(CREATE_REQUEST_DTOS)),
+    schema: requestTypesSchema('createDto'),
     examples: CREATE_REQUEST_EXAMPLES,
   })
   @ApiResponse({

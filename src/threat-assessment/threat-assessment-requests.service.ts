@@ -4,18 +4,16 @@ import type { Caller } from '../auth/caller.js';
 import { uuidv7 } from '../database/uuid-v7.js';
 import { IdempotencyKeys } from '../idempotency/idempotency-keys.service.js';
 import type { IdempotencyClaim } from '../idempotency/idempotency.js';
-import { canonicalEmail, canonicalUrl } from '../throttling/resource-key.js';
 import { Throttler } from '../throttling/throttler.service.js';
 import { type Page, pageOf } from '../odata/keyset.js';
 import type { CollectionQuery } from '../odata/query-options.js';
 import type { KeysetPosition } from '../odata/skiptoken.js';
-import type { CreateThreatAssessmentRequestBody } from './dto/create-threat-assessment-request.dto.js';
 import type { IdentitySetColumn, ThreatAssessmentRequestEntity } from './entities/threat-assessment-request.entity.js';
 import type { ThreatAssessmentResultEntity } from './entities/threat-assessment-result.entity.js';
-import { ENTITY_OF, RequestsStore } from './persistence/requests.store.js';
+import { RequestsStore } from './persistence/requests.store.js';
+import { type CreateThreatAssessmentRequestBody, requestTypeOf, type RequestType } from './request-types.js';
 import { ThreatAssessmentRequestNotFoundError } from './threat-assessment.errors.js';
 import { EXPANDED_RESULTS_LIMIT } from './threat-assessment.query-specs.js';
-import { CONTENT_TYPE_OF, type RequestKind } from './threat-assessment.enums.js';
 
 export interface RequestWithResults {
   request: ThreatAssessmentRequestEntity;
@@ -47,22 +45,22 @@ export class ThreatAssessmentRequestsService {
     body: CreateThreatAssessmentRequestBody,
     claim?: IdempotencyClaim,
   ): Promise<{ request: ThreatAssessmentRequestEntity; replayed: boolean }> {
-    const kind = body['@odata.type'].slice('#microsoft.graph.'.length) as RequestKind;
-    const fields = derivedFields(body);
-    const entity = Object.assign(new ENTITY_OF[kind](), {
+    const type = requestTypeOf(body['@odata.type']);
+    const columns = type.columnsOf(body);
+    const entity = Object.assign(new type.entity(), {
       id: uuidv7(),
       tenantId: caller.tenantId,
-      kind,
-      contentType: CONTENT_TYPE_OF[kind],
+      kind: type.kind,
+      contentType: type.contentType,
       expectedAssessment: body.expectedAssessment,
       category: body.category,
       status: 'pending',
       // Graph: requests made through this API are administrator submissions.
       requestSource: 'administrator',
       createdBy: identitySetOf(caller),
-      ...fields,
+      ...columns,
     } satisfies Partial<ThreatAssessmentRequestEntity>);
-    const windows = this.throttler.createRequestWindows(() => resourceKey(body, fields));
+    const windows = this.throttler.createRequestWindows(() => resourceKey(type, body, columns));
     const written = await this.idempotencyKeys.write(caller.tenantId, claim, async (on, inTransaction) => {
       const row = await this.store.create(on, entity, claim, windows);
       // Counted after the claim, in its statement: concurrent retries that replay are not counted.
@@ -144,42 +142,12 @@ export function identitySetOf(caller: Caller): IdentitySetColumn {
   return caller.kind === 'user' ? { user: identity } : { application: identity };
 }
 
-/** The derived type's own fields; `contentData` becomes its size and SHA-256 and goes no further. */
-function derivedFields(body: CreateThreatAssessmentRequestBody) {
-  switch (body['@odata.type']) {
-    case '#microsoft.graph.mailAssessmentRequest':
-      return {
-        recipientEmail: body.recipientEmail,
-        messageUri: body.messageUri,
-        destinationRoutingReason: body.destinationRoutingReason ?? null,
-      };
-    case '#microsoft.graph.emailFileAssessmentRequest':
-      return {
-        recipientEmail: body.recipientEmail,
-        destinationRoutingReason: body.destinationRoutingReason ?? null,
-        ...digest(body.contentData),
-      };
-    case '#microsoft.graph.fileAssessmentRequest':
-      return { fileName: body.fileName, ...digest(body.contentData) };
-    case '#microsoft.graph.urlAssessmentRequest':
-      return { url: body.url };
-  }
-}
-
-/**
- * What Graph's per-resource limit counts: a message and its recipient, a URL, a file's content; each in
- * its canonical spelling, so that respelling a resource does not make it another.
- */
-function resourceKey(body: CreateThreatAssessmentRequestBody, fields: ReturnType<typeof derivedFields>): string {
-  const identity: string[] = [body['@odata.type']];
-  if ('recipientEmail' in body) identity.push(canonicalEmail(body.recipientEmail));
-  if ('messageUri' in body) identity.push(canonicalUrl(body.messageUri));
-  if ('url' in body) identity.push(canonicalUrl(body.url));
-  if ('contentSha256' in fields) identity.push(fields.contentSha256.toString('hex'));
+/** What Graph's per-resource limit counts: the type and its resource's canonical parts. */
+function resourceKey(
+  type: RequestType,
+  body: CreateThreatAssessmentRequestBody,
+  columns: ReturnType<RequestType['columnsOf']>,
+): string {
+  const identity = [type.odataType, ...type.resource(body, columns)];
   return createHash('sha256').update(JSON.stringify(identity)).digest('hex');
-}
-
-function digest(contentData: string): { contentSize: number; contentSha256: Buffer } {
-  const bytes = Buffer.from(contentData, 'base64');
-  return { contentSize: bytes.length, contentSha256: createHash('sha256').update(bytes).digest() };
 }

@@ -38,10 +38,8 @@ import { parseCollectionQuery, parseCountQuery, parseItemQuery } from '../odata/
 import { project, selectionSuffix } from '../odata/select.js';
 import { SkipTokenCodec } from '../odata/skiptoken.js';
 import { CreateThreatAssessmentResultDto } from './dto/create-threat-assessment-result.dto.js';
-import {
-  ThreatAssessmentResultCollectionDto,
-  ThreatAssessmentResultDto,
-} from './dto/threat-assessment-responses.dto.js';
+import { ThreatAssessmentResultCollectionDto } from './dto/threat-assessment-collections.dto.js';
+import { ThreatAssessmentResultDto } from './dto/threat-assessment-responses.dto.js';
 import {
   ADD_RESULT_EXAMPLE,
   ADDED_RESULT_EXAMPLE,

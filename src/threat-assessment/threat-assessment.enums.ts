@@ -37,22 +37,5 @@ export const MAIL_DESTINATION_ROUTING_REASONS = [
 ] as const;
 export type MailDestinationRoutingReason = (typeof MAIL_DESTINATION_ROUTING_REASONS)[number];
 
-/** The four concrete request types; the value is the discriminator stored in `odata_type`. */
-export const REQUEST_KINDS = [
-  'mailAssessmentRequest',
-  'emailFileAssessmentRequest',
-  'fileAssessmentRequest',
-  'urlAssessmentRequest',
-] as const;
-export type RequestKind = (typeof REQUEST_KINDS)[number];
-
 export const RESULT_ODATA_TYPE = '#microsoft.graph.threatAssessmentResult';
 export const ABSTRACT_REQUEST_ODATA_TYPE = '#microsoft.graph.threatAssessmentRequest';
-
-/** Graph derives `contentType` from the type: an .eml file is mail. */
-export const CONTENT_TYPE_OF: Readonly<Record<RequestKind, ThreatAssessmentContentType>> = {
-  mailAssessmentRequest: 'mail',
-  emailFileAssessmentRequest: 'mail',
-  fileAssessmentRequest: 'file',
-  urlAssessmentRequest: 'url',
-};

@@ -1,6 +1,6 @@
 import type { FilterSpec } from '../odata/filter/index.js';
+import { REQUEST_TYPES } from './request-types.js';
 import {
-  REQUEST_KINDS,
   THREAT_ASSESSMENT_CONTENT_TYPES,
   THREAT_ASSESSMENT_REQUEST_SOURCES,
   THREAT_ASSESSMENT_RESULT_TYPES,
@@ -24,7 +24,7 @@ export const REQUESTS_FILTER: FilterSpec = {
   },
   isof: {
     column: 'kind',
-    types: Object.fromEntries(REQUEST_KINDS.map((kind) => [`microsoft.graph.${kind}`, kind])),
+    types: Object.fromEntries(REQUEST_TYPES.map((type) => [`microsoft.graph.${type.kind}`, type.kind])),
   },
 };
 

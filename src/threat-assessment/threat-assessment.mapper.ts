@@ -1,21 +1,14 @@
-import {
-  EmailFileAssessmentRequestEntity,
-  FileAssessmentRequestEntity,
-  MailAssessmentRequestEntity,
-  type ThreatAssessmentRequestEntity,
-  UrlAssessmentRequestEntity,
-} from './entities/threat-assessment-request.entity.js';
+import type { ThreatAssessmentRequestEntity } from './entities/threat-assessment-request.entity.js';
 import type { ThreatAssessmentResultEntity } from './entities/threat-assessment-result.entity.js';
-import type {
-  ThreatAssessmentRequestDto,
-  ThreatAssessmentResultDto,
-  IdentitySetDto,
-} from './dto/threat-assessment-responses.dto.js';
+import type { ThreatAssessmentResultDto, IdentitySetDto } from './dto/threat-assessment-responses.dto.js';
+import { requestTypeOfKind, type ThreatAssessmentRequestDto } from './request-types.js';
 import { RESULT_ODATA_TYPE } from './threat-assessment.enums.js';
 
-/** Whitelist mappers: a column reaches the wire only when it is named here. */
+/** Whitelist mappers: a column reaches the wire only when it is named here or in its type's `toResponse`. */
 export function toThreatAssessmentRequestDto(entity: ThreatAssessmentRequestEntity): ThreatAssessmentRequestDto {
-  const base = {
+  const type = requestTypeOfKind(entity.kind);
+  return {
+    '@odata.type': type.odataType,
     id: entity.id,
     createdDateTime: entity.createdDateTime.toISOString(),
     contentType: entity.contentType,
@@ -24,37 +17,8 @@ export function toThreatAssessmentRequestDto(entity: ThreatAssessmentRequestEnti
     status: entity.status,
     requestSource: entity.requestSource,
     createdBy: toIdentitySet(entity.createdBy),
-  };
-  if (entity instanceof MailAssessmentRequestEntity) {
-    return {
-      '@odata.type': '#microsoft.graph.mailAssessmentRequest',
-      ...base,
-      recipientEmail: entity.recipientEmail,
-      destinationRoutingReason: entity.destinationRoutingReason,
-      messageUri: entity.messageUri,
-    };
-  }
-  if (entity instanceof EmailFileAssessmentRequestEntity) {
-    return {
-      '@odata.type': '#microsoft.graph.emailFileAssessmentRequest',
-      ...base,
-      recipientEmail: entity.recipientEmail,
-      destinationRoutingReason: entity.destinationRoutingReason,
-      contentData: '',
-    };
-  }
-  if (entity instanceof FileAssessmentRequestEntity) {
-    return {
-      '@odata.type': '#microsoft.graph.fileAssessmentRequest',
-      ...base,
-      fileName: entity.fileName,
-      contentData: '',
-    };
-  }
-  if (entity instanceof UrlAssessmentRequestEntity) {
-    return { '@odata.type': '#microsoft.graph.urlAssessmentRequest', ...base, url: entity.url };
-  }
-  throw new Error(`Unmapped request type ${entity.constructor.name}`);
+    ...type.toResponse(entity),
+  } as ThreatAssessmentRequestDto;
 }
 
 export function toThreatAssessmentResultDto(entity: ThreatAssessmentResultEntity): ThreatAssessmentResultDto {

@@ -8,10 +8,8 @@ import {
 } from '../../src/odata/filter/index.js';
 import { evaluateFilter } from '../support/filter/filter-evaluator.js';
 import { formatFilter } from '../support/filter/filter-formatter.js';
+import { CONTENT_TYPE_OF, REQUEST_KINDS, type RequestKind } from '../../src/threat-assessment/request-types.js';
 import {
-  CONTENT_TYPE_OF,
-  REQUEST_KINDS,
-  type RequestKind,
   THREAT_ASSESSMENT_REQUEST_SOURCES,
   THREAT_ASSESSMENT_RESULT_TYPES,
   THREAT_ASSESSMENT_STATUSES,

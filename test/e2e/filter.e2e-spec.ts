@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, PageIterator, type Context, type Middleware } from '@microsoft/microsoft-graph-client';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RequestKind } from '../../src/threat-assessment/threat-assessment.enums.js';
+import { type RequestKind } from '../../src/threat-assessment/request-types.js';
 import { expectGraphError } from '../support/graph.js';
 import { insertRequests } from '../support/seed.js';
 import { PUBLIC_BASE, REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';

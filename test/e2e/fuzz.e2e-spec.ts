@@ -3,7 +3,7 @@ import net from 'node:net';
 import fc from 'fast-check';
 import type { Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REQUEST_KINDS } from '../../src/threat-assessment/threat-assessment.enums.js';
+import { REQUEST_KINDS } from '../../src/threat-assessment/request-types.js';
 import { expectGraphError } from '../support/graph.js';
 import { insertRequests } from '../support/seed.js';
 import { REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { CONTENT_TYPE_OF, type RequestKind } from '../../src/threat-assessment/threat-assessment.enums.js';
+import { CONTENT_TYPE_OF, type RequestKind } from '../../src/threat-assessment/request-types.js';
 
 /** A request to insert directly; unset fields take the value of a fresh url request. */
 export interface RequestSeed {

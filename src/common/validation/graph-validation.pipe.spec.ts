@@ -1,10 +1,8 @@
 import 'reflect-metadata';
 import type { ArgumentMetadata } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
-import {
-  CreateThreatAssessmentRequestDto,
-  CreateUrlAssessmentRequestDto,
-} from '../../threat-assessment/dto/create-threat-assessment-request.dto.js';
+import { CreateThreatAssessmentRequestDto } from '../../threat-assessment/dto/create-threat-assessment-request-body.dto.js';
+import { CreateUrlAssessmentRequestDto } from '../../threat-assessment/dto/create-threat-assessment-request.dto.js';
 import { CreateThreatAssessmentResultDto } from '../../threat-assessment/dto/create-threat-assessment-result.dto.js';
 import { InvalidBodyError } from '../errors/domain-error.js';
 import { GraphValidationPipe } from './graph-validation.pipe.js';

@@ -1,6 +1,5 @@
-import { Polymorphic, ServerOwned } from '../../common/validation/polymorphic-body.js';
+import { ServerOwned } from '../../common/validation/polymorphic-body.js';
 import {
-  ABSTRACT_REQUEST_ODATA_TYPE,
   type MailDestinationRoutingReason,
   type ThreatCategory,
   type ThreatExpectedAssessment,
@@ -100,23 +99,3 @@ export class CreateUrlAssessmentRequestDto {
   @HttpUrlField('The URL string.', 'http://test.com')
   url!: string;
 }
-
-export type CreateThreatAssessmentRequestBody =
-  | CreateMailAssessmentRequestDto
-  | CreateEmailFileAssessmentRequestDto
-  | CreateFileAssessmentRequestDto
-  | CreateUrlAssessmentRequestDto;
-
-export const CREATE_REQUEST_DTOS = {
-  '#microsoft.graph.mailAssessmentRequest': CreateMailAssessmentRequestDto,
-  '#microsoft.graph.emailFileAssessmentRequest': CreateEmailFileAssessmentRequestDto,
-  '#microsoft.graph.fileAssessmentRequest': CreateFileAssessmentRequestDto,
-  '#microsoft.graph.urlAssessmentRequest': CreateUrlAssessmentRequestDto,
-} as const;
-
-/**
- * The body of "Create threatAssessmentRequest": abstract, resolved by `@odata.type` to one of the
- * four DTOs above by the global validation pipe.
- */
-@Polymorphic({ property: '@odata.type', types: CREATE_REQUEST_DTOS, abstract: [ABSTRACT_REQUEST_ODATA_TYPE] })
-export abstract class CreateThreatAssessmentRequestDto {}

@@ -1,11 +1,4 @@
-import {
-  ApiExtraModels,
-  ApiProperty,
-  type ApiPropertyOptions,
-  ApiPropertyOptional,
-  getSchemaPath,
-} from '@nestjs/swagger';
-import { PAGE_BUDGET_TEXT } from '../../odata/page-budget.js';
+import { ApiProperty, type ApiPropertyOptions, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import {
   type MailDestinationRoutingReason,
   RESULT_ODATA_TYPE,
@@ -90,7 +83,7 @@ export class ThreatAssessmentResultDto {
 }
 
 /** The properties of the abstract threatAssessmentRequest, which every concrete type carries. */
-class ThreatAssessmentRequestFieldsDto {
+export class ThreatAssessmentRequestFieldsDto {
   @ApiPropertyOptional(ENTITY_CONTEXT)
   '@odata.context'?: string;
 
@@ -233,86 +226,4 @@ export class UrlAssessmentRequestDto extends ThreatAssessmentRequestFieldsDto {
 
   @ApiProperty({ description: 'The URL string.', example: 'http://test.com' })
   url!: string;
-}
-
-export type ThreatAssessmentRequestDto =
-  MailAssessmentRequestDto | EmailFileAssessmentRequestDto | FileAssessmentRequestDto | UrlAssessmentRequestDto;
-
-export const REQUEST_RESPONSE_DTOS = [
-  MailAssessmentRequestDto,
-  EmailFileAssessmentRequestDto,
-  FileAssessmentRequestDto,
-  UrlAssessmentRequestDto,
-] as const;
-
-/** `oneOf` the four request types, discriminated by `@odata.type`, for request and response bodies. */
-export function requestTypesSchema(models: readonly (new () => object)[], odataTypes: readonly string[]) {
-  return {
-    oneOf: models.map((model) => ({ $ref: getSchemaPath(model) })),
-    discriminator: {
-      propertyName: '@odata.type',
-      mapping: Object.fromEntries(odataTypes.map((type, i) => [type, getSchemaPath(models[i])])),
-    },
-  };
-}
-
-export const REQUEST_ODATA_TYPES = [
-  '#microsoft.graph.mailAssessmentRequest',
-  '#microsoft.graph.emailFileAssessmentRequest',
-  '#microsoft.graph.fileAssessmentRequest',
-  '#microsoft.graph.urlAssessmentRequest',
-] as const;
-
-const COLLECTION_CONTEXT = { name: '@odata.context', description: "The collection's `$metadata` context URL." };
-const COUNT = {
-  name: '@odata.count',
-  type: 'integer' as const,
-  minimum: 0,
-  description: 'With `$count=true`: the number of items that match `$filter`, on every page.',
-};
-const NEXT_LINK = {
-  name: '@odata.nextLink',
-  format: 'uri',
-  description:
-    'Present exactly when more items exist: an absolute URL that repeats the options and adds `$skiptoken`. Follow it as is. ' +
-    `A page holds at most \`$top\` items and at most ${PAGE_BUDGET_TEXT} of them, so it may hold fewer than \`$top\` ` +
-    'with more to follow: the link, not the count, tells whether more exist.',
-};
-
-/** A page of threatAssessmentRequests. */
-@ApiExtraModels(...REQUEST_RESPONSE_DTOS)
-export class ThreatAssessmentRequestCollectionDto {
-  @ApiProperty(COLLECTION_CONTEXT)
-  '@odata.context'!: string;
-
-  @ApiPropertyOptional(COUNT)
-  '@odata.count'?: number;
-
-  @ApiPropertyOptional(NEXT_LINK)
-  '@odata.nextLink'?: string;
-
-  @ApiProperty({
-    type: 'array',
-    items: requestTypesSchema(REQUEST_RESPONSE_DTOS, REQUEST_ODATA_TYPES),
-    description: `At most \`$top\` requests and at most ${PAGE_BUDGET_TEXT} of them, newest first unless \`$orderby\` says otherwise.`,
-  })
-  value!: ThreatAssessmentRequestDto[];
-}
-
-/** A page of threatAssessmentResults. */
-export class ThreatAssessmentResultCollectionDto {
-  @ApiProperty(COLLECTION_CONTEXT)
-  '@odata.context'!: string;
-
-  @ApiPropertyOptional(COUNT)
-  '@odata.count'?: number;
-
-  @ApiPropertyOptional(NEXT_LINK)
-  '@odata.nextLink'?: string;
-
-  @ApiProperty({
-    type: [ThreatAssessmentResultDto],
-    description: `At most \`$top\` results and at most ${PAGE_BUDGET_TEXT} of them, oldest first unless \`$orderby\` says otherwise.`,
-  })
-  value!: ThreatAssessmentResultDto[];
 }

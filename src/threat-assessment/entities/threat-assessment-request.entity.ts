@@ -6,8 +6,8 @@ import type {
   ThreatAssessmentStatus,
   ThreatCategory,
   ThreatExpectedAssessment,
-  RequestKind,
 } from '../threat-assessment.enums.js';
+import type { RequestKind } from '../request-types.js';
 
 /** Who created a request, as Graph's identitySet; taken from the caller's token, never from a body. */
 export interface IdentitySetColumn {
@@ -36,6 +36,7 @@ export interface IdentitySetColumn {
   'expectedAssessment',
   'requestSource',
 ])
+// The kind and per-type CHECKs are the registry's (request-types.ts); its unit test holds them equal.
 @Check(
   'ck_threat_assessment_requests_kind',
   `"kind" IN ('mailAssessmentRequest', 'emailFileAssessmentRequest', 'fileAssessmentRequest', 'urlAssessmentRequest')`,

@@ -8,26 +8,18 @@ import { PAGE_BUDGET_BYTES } from '../../odata/page-budget.js';
 import type { CollectionQuery } from '../../odata/query-options.js';
 import type { KeysetPosition } from '../../odata/skiptoken.js';
 import { throttleGate, type ThrottleVerdict, type ThrottleWindows } from '../../throttling/throttle-counters.store.js';
-import {
-  EmailFileAssessmentRequestEntity,
-  FileAssessmentRequestEntity,
-  type IdentitySetColumn,
-  MailAssessmentRequestEntity,
-  ThreatAssessmentRequestEntity,
-  UrlAssessmentRequestEntity,
-} from '../entities/threat-assessment-request.entity.js';
+import type { IdentitySetColumn, ThreatAssessmentRequestEntity } from '../entities/threat-assessment-request.entity.js';
 import { ThreatAssessmentResultEntity } from '../entities/threat-assessment-result.entity.js';
 import { REQUESTS_FILTER } from '../threat-assessment.filters.js';
 import { writeStatements } from './write-statements.js';
 import { EXPANDED_RESULTS_LIMIT } from '../threat-assessment.query-specs.js';
-import type { RequestKind } from '../threat-assessment.enums.js';
-
-export const ENTITY_OF = {
-  mailAssessmentRequest: MailAssessmentRequestEntity,
-  emailFileAssessmentRequest: EmailFileAssessmentRequestEntity,
-  fileAssessmentRequest: FileAssessmentRequestEntity,
-  urlAssessmentRequest: UrlAssessmentRequestEntity,
-} as const;
+import {
+  type ReadColumn,
+  type RequestKind,
+  requestTypeOfKind,
+  TYPE_COLUMN_LIST,
+  type TypeProperty,
+} from '../request-types.js';
 
 /**
  * The insert, by hand and prepared: the repository's insert builds its SQL through the query builder on
@@ -37,28 +29,37 @@ export const ENTITY_OF = {
  * Idempotency-Key, the same statement claims it (claimCte), and inserts and counts only if it won.
  */
 const INSERT_COLUMNS = `id, tenant_id, kind, content_type, expected_assessment, category, status, request_source,
-  created_by, recipient_email, message_uri, destination_routing_reason, file_name, url, content_size, content_sha256`;
+  created_by, ${TYPE_COLUMN_LIST.map((c) => c.column).join(', ')}`;
+/** The shared columns take $1 to $9, the derived types' the next; the claim's and the gate's follow. */
+const SHARED_PARAMETERS = 9;
+const INSERT_PARAMETERS = SHARED_PARAMETERS + TYPE_COLUMN_LIST.length;
 const PLAIN_INSERT = `INSERT INTO threat_assessment_requests (${INSERT_COLUMNS})
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+  VALUES (${Array.from({ length: INSERT_PARAMETERS }, (_, i) => `$${i + 1}`).join(', ')})
   RETURNING threat_assessment_requests.created_date_time`;
+const TYPED_PARAMETERS = TYPE_COLUMN_LIST.map((c, i) => `$${SHARED_PARAMETERS + 1 + i}::${c.sqlType}`).join(', ');
 
 export function createRequestSql(withClaim: boolean, throttled: boolean): string {
   if (!withClaim && !throttled) return PLAIN_INSERT;
   const claimed = 'EXISTS (SELECT 1 FROM claim)';
-  const gate = throttleGate({ tenant: '$2::uuid', first: withClaim ? 20 : 17, when: withClaim ? claimed : 'true' });
+  const first = INSERT_PARAMETERS + 1;
+  const gate = throttleGate({
+    tenant: '$2::uuid',
+    first: withClaim ? first + 3 : first,
+    when: withClaim ? claimed : 'true',
+  });
   const claim = claimCte({
     tenant: '$2::uuid',
-    key: '$17',
-    requestHash: '$18',
+    key: `$${first}`,
+    requestHash: `$${first + 1}`,
     resourceId: '$1::uuid',
-    ttlSeconds: '$19',
+    ttlSeconds: `$${first + 2}`,
   });
   const ctes = [...(withClaim ? [claim] : []), ...(throttled ? [gate.ctes] : [])].join(', ');
   const conditions = [...(withClaim ? [claimed] : []), ...(throttled ? [gate.accepted] : [])].join(' AND ');
   return `WITH ${ctes}, inserted AS (
     INSERT INTO threat_assessment_requests (${INSERT_COLUMNS})
     SELECT $1::uuid, $2::uuid, $3::varchar, $4::varchar, $5::varchar, $6::varchar, $7::varchar, $8::varchar,
-      $9::jsonb, $10::varchar, $11::varchar, $12::varchar, $13::varchar, $14::varchar, $15::int, $16::bytea
+      $9::jsonb, ${TYPED_PARAMETERS}
     WHERE ${conditions}
     RETURNING threat_assessment_requests.created_date_time
   )
@@ -71,12 +72,7 @@ const createRequest = writeStatements('create_threat_assessment_request', create
 export type CreatedRow = { created_date_time: Date | null } & Partial<ThrottleVerdict>;
 
 function insertValues(entity: ThreatAssessmentRequestEntity): unknown[] {
-  const typed = entity as Partial<
-    MailAssessmentRequestEntity &
-      EmailFileAssessmentRequestEntity &
-      FileAssessmentRequestEntity &
-      UrlAssessmentRequestEntity
-  >;
+  const typed = entity as Partial<Record<TypeProperty, unknown>>;
   return [
     entity.id,
     entity.tenantId,
@@ -87,13 +83,7 @@ function insertValues(entity: ThreatAssessmentRequestEntity): unknown[] {
     entity.status,
     entity.requestSource,
     entity.createdBy,
-    typed.recipientEmail ?? null,
-    typed.messageUri ?? null,
-    typed.destinationRoutingReason ?? null,
-    typed.fileName ?? null,
-    typed.url ?? null,
-    typed.contentSize ?? null,
-    typed.contentSha256 ?? null,
+    ...TYPE_COLUMN_LIST.map((c) => typed[c.property] ?? null),
   ];
 }
 
@@ -109,16 +99,14 @@ const REQUEST_COLUMNS = [
   'status',
   'request_source',
   'created_by',
-  'recipient_email',
-  'message_uri',
-  'destination_routing_reason',
-  'file_name',
-  'url',
+  ...TYPE_COLUMN_LIST.filter((c) => c.read).map((c) => c.column),
 ]
   .map((column) => `r.${column}`)
   .join(', ');
 
-export interface RequestRow {
+export type RequestRow = SharedRequestRow & Record<ReadColumn, string | null>;
+
+interface SharedRequestRow {
   id: string;
   tenant_id: string;
   created_date_time: Date;
@@ -129,11 +117,6 @@ export interface RequestRow {
   status: ThreatAssessmentRequestEntity['status'];
   request_source: ThreatAssessmentRequestEntity['requestSource'];
   created_by: IdentitySetColumn;
-  recipient_email: string | null;
-  message_uri: string | null;
-  destination_routing_reason: MailAssessmentRequestEntity['destinationRoutingReason'];
-  file_name: string | null;
-  url: string | null;
 }
 
 interface ExpandedResultRow {
@@ -154,8 +137,10 @@ function toResultEntity(tenantId: string, requestId: string, row: ExpandedResult
   });
 }
 
+/** The shared columns, then the row's own type's: another type's columns are not its fields. */
 export function toRequestEntity(row: RequestRow): ThreatAssessmentRequestEntity {
-  return Object.assign(new ENTITY_OF[row.kind](), {
+  const type = requestTypeOfKind(row.kind);
+  const entity = Object.assign(new type.entity(), {
     id: row.id,
     tenantId: row.tenant_id,
     createdDateTime: row.created_date_time,
@@ -166,14 +151,10 @@ export function toRequestEntity(row: RequestRow): ThreatAssessmentRequestEntity 
     status: row.status,
     requestSource: row.request_source,
     createdBy: row.created_by,
-    ...(row.recipient_email === null ? {} : { recipientEmail: row.recipient_email }),
-    ...(row.message_uri === null ? {} : { messageUri: row.message_uri }),
-    ...(row.kind === 'mailAssessmentRequest' || row.kind === 'emailFileAssessmentRequest'
-      ? { destinationRoutingReason: row.destination_routing_reason }
-      : {}),
-    ...(row.file_name === null ? {} : { fileName: row.file_name }),
-    ...(row.url === null ? {} : { url: row.url }),
   });
+  const typed = entity as unknown as Record<TypeProperty, unknown>;
+  for (const [property, column] of type.readColumns) typed[property] = row[column];
+  return entity;
 }
 
 /** Requests of a tenant: every statement here is scoped by `tenant_id`. */
