@@ -9,7 +9,7 @@ import { resolveDatabase } from '../database/resolve-database.js';
 import { runMigrations } from '../database/run-migrations.js';
 
 const USAGE = `usage: migrations <command>
-  run                 apply pending migrations (DATABASE_URL, else the embedded PostgreSQL)
+  run                 apply pending migrations (MIGRATIONS_DATABASE_URL, else DATABASE_URL, else the embedded PostgreSQL)
   revert              undo the last applied migration
   check               fail when the entities and the committed migrations disagree (drift)
   generate <Name>     write src/database/migrations/<timestamp>-<Name>.ts from the drift`;
@@ -50,6 +50,12 @@ async function main(): Promise<number> {
 }
 
 async function withDatabase(config: ReturnType<typeof loadConfig>, work: (url: string) => Promise<number>) {
+  // A direct connection when given: DATABASE_URL may name a transaction pooler, which cannot keep the
+  // migration lock's session.
+  if (config.migrationsDatabaseUrl) return work(config.migrationsDatabaseUrl);
+  if (config.databasePooler === 'transaction') {
+    throw new Error('DATABASE_URL names a transaction pooler (DATABASE_POOLER): set MIGRATIONS_DATABASE_URL');
+  }
   const database = await resolveDatabase(config);
   try {
     return await work(database.url);

@@ -35,6 +35,8 @@ describe('loadConfig', () => {
       dbConnectTimeoutMs: 5000,
       dbStatementTimeoutMs: 10_000,
       migrationsRun: true,
+      databasePooler: 'none',
+      migrationsDatabaseUrl: undefined,
       publicBaseUrl: undefined,
       allowedHosts: [],
       trustProxy: false,
@@ -104,6 +106,8 @@ describe('loadConfig', () => {
       dbConnectTimeoutMs: 1000,
       dbStatementTimeoutMs: 2000,
       migrationsRun: false,
+      databasePooler: 'none',
+      migrationsDatabaseUrl: undefined,
       publicBaseUrl: 'https://graph.example.com',
       allowedHosts: ['graph.example.com'],
       trustProxy: ['10.0.0.1', '192.168.0.0/16', '::1'],
@@ -121,6 +125,56 @@ describe('loadConfig', () => {
       idempotencyTtlSeconds: 24 * 3600,
       corsOrigins: [],
       tls: undefined,
+    });
+  });
+
+  describe('DATABASE_POOLER', () => {
+    const POOLER = 'postgres://svc:p@pgbouncer:6432/threats';
+    const DIRECT = 'postgres://migrator:p@db:5432/threats';
+
+    it('is none unless set, in any case', () => {
+      expect(loadConfig({ DATABASE_POOLER: ' ' }).databasePooler).toBe('none');
+      expect(loadConfig({ DATABASE_POOLER: 'None' }).databasePooler).toBe('none');
+    });
+
+    it('takes transaction with the direct migrations URL', () => {
+      const config = loadConfig({
+        DATABASE_URL: POOLER,
+        DATABASE_POOLER: 'Transaction',
+        MIGRATIONS_DATABASE_URL: DIRECT,
+      });
+      expect(config).toMatchObject({
+        databaseUrl: POOLER,
+        databasePooler: 'transaction',
+        migrationsDatabaseUrl: DIRECT,
+        migrationsRun: true,
+      });
+    });
+
+    it('takes transaction without a migrations URL when migrations do not run at start-up', () => {
+      const config = loadConfig({ DATABASE_URL: POOLER, DATABASE_POOLER: 'transaction', MIGRATIONS_RUN: 'false' });
+      expect(config).toMatchObject({ databasePooler: 'transaction', migrationsRun: false });
+      expect(config.migrationsDatabaseUrl).toBeUndefined();
+    });
+
+    it('refuses transaction with migrations at start-up but no direct URL for them', () => {
+      expect(configError({ DATABASE_URL: POOLER, DATABASE_POOLER: 'transaction' })).toBe(
+        'DATABASE_POOLER=transaction needs MIGRATIONS_DATABASE_URL (a direct connection to PostgreSQL, for the ' +
+          "migrations and their session lock) or MIGRATIONS_RUN=false (migrations run elsewhere, e.g. 'npm run migration:run')",
+      );
+    });
+
+    it.each(['session', 'pgbouncer', 'true'])('refuses %s', (value) => {
+      expect(configError({ DATABASE_POOLER: value })).toBe(
+        `DATABASE_POOLER must be one of none, transaction, got '${value}'`,
+      );
+    });
+
+    it('takes MIGRATIONS_DATABASE_URL without a pooler, and refuses one that is not PostgreSQL', () => {
+      expect(loadConfig({ MIGRATIONS_DATABASE_URL: DIRECT }).migrationsDatabaseUrl).toBe(DIRECT);
+      expect(configError({ MIGRATIONS_DATABASE_URL: 'mysql://db/threats' })).toBe(
+        'MIGRATIONS_DATABASE_URL must use postgres: or postgresql:',
+      );
     });
   });
 

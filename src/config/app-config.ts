@@ -16,6 +16,14 @@ export interface AppConfig {
   dbConnectTimeoutMs: number;
   dbStatementTimeoutMs: number;
   migrationsRun: boolean;
+  /**
+   * What stands between the pool and PostgreSQL. `transaction`: a transaction-mode pooler (pgbouncer
+   * `pool_mode=transaction`), so statements go unnamed, no session parameters are sent at connect, and
+   * the statement timeout is set per transaction. `none`: PostgreSQL itself (or a pooler that keeps sessions).
+   */
+  databasePooler: DatabasePooler;
+  /** A direct connection (no transaction pooler) for migrations, at start-up and in the CLI; unset: the pool's. */
+  migrationsDatabaseUrl?: string;
   publicBaseUrl?: string;
   /**
    * The `Host` values API requests may carry (`host` or `host:port`, lower case); empty: any. Links are
@@ -42,6 +50,9 @@ export interface AppConfig {
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string };
 }
+
+export const DATABASE_POOLERS = ['none', 'transaction'] as const;
+export type DatabasePooler = (typeof DATABASE_POOLERS)[number];
 
 export interface ThrottleConfig {
   preset: 'off' | 'graph';
@@ -86,6 +97,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dbConnectTimeoutMs: integer(env, 'DB_CONNECT_TIMEOUT_MS', 5000, 100, 60_000),
     dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 10_000, 100, 600_000),
     migrationsRun: boolean(env, 'MIGRATIONS_RUN', true),
+    databasePooler: databasePooler(env.DATABASE_POOLER),
+    migrationsDatabaseUrl: optionalUrl(env, 'MIGRATIONS_DATABASE_URL', ['postgres:', 'postgresql:']),
     publicBaseUrl: publicBaseUrl(env),
     allowedHosts: allowedHosts(env.ALLOWED_HOSTS),
     trustProxy: trustProxy(env.TRUST_PROXY),
@@ -99,6 +112,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     tls: tlsFiles(env),
   };
+  // The migration lock is a session lock: through a transaction pooler two instances could both hold it.
+  if (config.databasePooler === 'transaction' && config.migrationsRun && !config.migrationsDatabaseUrl) {
+    throw new ConfigError(
+      'DATABASE_POOLER=transaction needs MIGRATIONS_DATABASE_URL (a direct connection to PostgreSQL, for the ' +
+        "migrations and their session lock) or MIGRATIONS_RUN=false (migrations run elsewhere, e.g. 'npm run migration:run')",
+    );
+  }
   if (production && !config.skiptokenSecret) {
     throw new ConfigError(
       'SKIPTOKEN_SECRET is required with NODE_ENV=production (at least 32 characters, the same on every instance)',
@@ -111,6 +131,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     );
   }
   return config;
+}
+
+function databasePooler(raw: string | undefined): DatabasePooler {
+  const value = raw?.trim().toLowerCase() || 'none';
+  if (!(DATABASE_POOLERS as readonly string[]).includes(value)) {
+    throw new ConfigError(`DATABASE_POOLER must be one of ${DATABASE_POOLERS.join(', ')}, got '${value}'`);
+  }
+  return value as DatabasePooler;
 }
 
 function authConfig(env: NodeJS.ProcessEnv, production: boolean): AuthConfig {

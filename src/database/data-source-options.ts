@@ -1,4 +1,5 @@
 import type { DataSourceOptions } from 'typeorm';
+import type { DatabasePooler } from '../config/app-config.js';
 import {
   ThreatAssessmentRequestEntity,
   MailAssessmentRequestEntity,
@@ -16,6 +17,18 @@ export interface DatabaseSettings {
   poolSize?: number;
   connectTimeoutMs?: number;
   statementTimeoutMs?: number;
+  /** `transaction`: no session parameters at connect (a transaction pooler refuses or cannot carry them). */
+  pooler?: DatabasePooler;
+}
+
+/** The server-side timeouts, sent at connect without a pooler, `SET LOCAL` per transaction behind one. */
+export interface SessionTimeouts {
+  statement_timeout: number;
+  idle_in_transaction_session_timeout: number;
+}
+
+export function sessionTimeouts(statementTimeoutMs = 10_000): SessionTimeouts {
+  return { statement_timeout: statementTimeoutMs, idle_in_transaction_session_timeout: statementTimeoutMs * 2 };
 }
 
 export const ENTITIES = [
@@ -32,6 +45,9 @@ export const ENTITIES = [
 /** The one source of TypeORM options: the app, the migration CLI and the tests all use it. */
 export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions {
   const statementTimeout = settings.statementTimeoutMs ?? 10_000;
+  // pgbouncer answers 'unsupported startup parameter' to these, and a transaction pooler would apply them
+  // to whichever server session it picked: Database.transaction sets them per transaction instead.
+  const timeouts = settings.pooler === 'transaction' ? {} : sessionTimeouts(statementTimeout);
   return {
     type: 'postgres',
     url: settings.url,
@@ -49,9 +65,9 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
       max: settings.poolSize ?? 10,
       // Bounded waits: no request hangs on a saturated pool or a stuck statement.
       connectionTimeoutMillis: settings.connectTimeoutMs ?? 5000,
-      statement_timeout: statementTimeout,
+      ...timeouts,
+      // Client-side, so it holds behind a pooler too.
       query_timeout: statementTimeout + 1000,
-      idle_in_transaction_session_timeout: statementTimeout * 2,
       keepAlive: true,
     },
   };

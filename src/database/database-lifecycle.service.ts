@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { DatabaseUnavailableError } from './database.errors.js';
-import { applyMigrations } from './run-migrations.js';
+import { applyMigrations, runMigrations } from './run-migrations.js';
 
 const RETRY_INTERVAL_MS = 1000;
 
@@ -63,7 +63,10 @@ export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationS
     }
     try {
       if (this.config.migrationsRun) {
-        const applied = await applyMigrations(this.dataSource);
+        // On their own direct connection when given: the pool may reach PostgreSQL through a transaction pooler.
+        const applied = this.config.migrationsDatabaseUrl
+          ? await runMigrations(this.config.migrationsDatabaseUrl)
+          : await applyMigrations(this.dataSource);
         this.logger.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Schema is up to date');
       }
       this.connected = !this.stopped;

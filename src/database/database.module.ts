@@ -20,6 +20,7 @@ export class DatabaseModule {
             poolSize: config.dbPoolSize,
             connectTimeoutMs: config.dbConnectTimeoutMs,
             statementTimeoutMs: config.dbStatementTimeoutMs,
+            pooler: config.databasePooler,
           }),
           // DatabaseLifecycle connects, so that the app starts even while the database is down.
           manualInitialization: true,

@@ -1,8 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { sessionTimeouts } from './data-source-options.js';
 import { DatabaseUnavailableError } from './database.errors.js';
 import { databaseFailureOf } from './database-failure.js';
 
@@ -12,7 +15,9 @@ export interface Queryable {
    * Runs `text` as a named prepared statement when `name` is given. TypeORM sends every query unnamed,
    * so PostgreSQL plans it on every call; for the hot statements that planning cost more than the
    * execution (pgbench: 3,820 vs 1,614 calls/s). Only fixed texts, or names from dynamicStatementName,
-   * may be named: each connection keeps every name it has prepared.
+   * may be named: each connection keeps every name it has prepared. Behind a transaction pooler
+   * (DATABASE_POOLER=transaction) every statement goes unnamed: consecutive statements of one client
+   * reach different server sessions, which know other clients' names or not this one (42P05, 26000).
    */
   query<T extends QueryResultRow>(name: string | undefined, text: string, values?: unknown[]): Promise<T[]>;
 }
@@ -25,12 +30,23 @@ export interface Queryable {
  */
 @Injectable()
 export class Database implements Queryable {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  /** Statements may be named (prepared once per connection). */
+  private readonly named: boolean;
+  /** What opens a transaction: behind a transaction pooler it also sets the timeouts a session cannot carry. */
+  private readonly begin: string;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'databasePooler' | 'dbStatementTimeoutMs'>,
+  ) {
+    this.named = config.databasePooler !== 'transaction';
+    this.begin = this.named ? 'BEGIN' : beginWithTimeouts(config.dbStatementTimeoutMs);
+  }
 
   async query<T extends QueryResultRow>(name: string | undefined, text: string, values: unknown[] = []): Promise<T[]> {
     // Through TypeORM's logger, as its own queries are (it filters by the `logging` option).
     this.dataSource.logger.logQuery(text, values);
-    const result = await this.pool().query<T>(name === undefined ? { text, values } : { name, text, values });
+    const result = await this.pool().query<T>(this.statement(name, text, values));
     return result.rows;
   }
 
@@ -47,7 +63,7 @@ export class Database implements Queryable {
     };
     client.on('error', onError);
     try {
-      await client.query('BEGIN');
+      await client.query(this.begin);
       const value = await fn(tx);
       await client.query('COMMIT');
       return value;
@@ -85,8 +101,12 @@ export class Database implements Queryable {
     values: unknown[] = [],
   ): Promise<T[]> {
     this.dataSource.logger.logQuery(text, values);
-    const result = await client.query<T>(name === undefined ? { text, values } : { name, text, values });
+    const result = await client.query<T>(this.statement(name, text, values));
     return result.rows;
+  }
+
+  private statement(name: string | undefined, text: string, values: unknown[]) {
+    return name === undefined || !this.named ? { text, values } : { name, text, values };
   }
 
   private openPool(): Pool | undefined {
@@ -100,4 +120,17 @@ export class Database implements Queryable {
     if (!pool) throw new DatabaseUnavailableError();
     return pool;
   }
+}
+
+/**
+ * `BEGIN` and the session's timeouts as `SET LOCAL`, in one simple query (one round trip, as `BEGIN`
+ * alone): they end with the transaction, so the pooler's next client on that server session is unaffected.
+ */
+export function beginWithTimeouts(statementTimeoutMs: number): string {
+  const timeouts = sessionTimeouts(Math.trunc(statementTimeoutMs));
+  return [
+    'BEGIN',
+    `SET LOCAL statement_timeout = ${timeouts.statement_timeout}`,
+    `SET LOCAL idle_in_transaction_session_timeout = ${timeouts.idle_in_transaction_session_timeout}`,
+  ].join('; ');
 }

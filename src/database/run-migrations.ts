@@ -44,8 +44,9 @@ export async function runMigrations(url: string): Promise<string[]> {
  * session blocked in `pg_advisory_lock`, or one holding a transaction open, has a snapshot, and
  * `CREATE INDEX CONCURRENTLY` in the holder's migration waits for every older snapshot to end, so the
  * holder would wait for its waiters. If the holder dies, PostgreSQL ends its session and a waiter goes
- * on. Being a session lock, it needs a session: through a transaction-mode pooler, give migrations a
- * direct connection.
+ * on. Being a session lock, it needs a session: through a transaction-mode pooler two runs could both
+ * hold it, so migrations then take a direct connection (MIGRATIONS_DATABASE_URL, required with
+ * DATABASE_POOLER=transaction).
  */
 async function withMigrationLock<T>(url: string, work: () => Promise<T>): Promise<T> {
   const session = new pg.Client({ connectionString: url, application_name: 'threat-assessment-service:migrations' });
