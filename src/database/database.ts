@@ -76,9 +76,10 @@ export class Database implements Queryable {
       });
       throw error;
     } finally {
-      client.off('error', onError);
       // A client whose session ended, whose server is unavailable or whose rollback failed is broken:
       // the pool drops it. (Outside a transaction, the pool's own query drops a client on any error.)
+      // A dropped client may still report its session's end after this: it keeps the listener.
+      if (!broken) client.off('error', onError);
       client.release(broken);
     }
   }
