@@ -398,6 +398,12 @@ describe('docker-compose.yml', () => {
     expect(JSON.stringify(test)).toContain('pg_isready');
   });
 
+  it("names initdb's authentication methods: initdb warns when it defaults to trust", () => {
+    const args = String(environment(db, 'db').POSTGRES_INITDB_ARGS).split(/\s+/);
+    expect(args).toContain('--auth-local=trust');
+    expect(args).toContain('--auth-host=scram-sha-256');
+  });
+
   it('keeps the database on a named volume', () => {
     const named = Object.keys(asMap(compose.volumes, 'volumes'));
     expect(named.length).toBeGreaterThan(0);
