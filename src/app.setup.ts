@@ -111,6 +111,7 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig): vo
   fastify.decorateRequest('clientRequestId', '');
   fastify.decorateRequest('apiVersion', 'v1.0');
   const shutdownGate = createShutdownGate();
+  fastify.decorate('shutdownGate', shutdownGate);
   fastify.addHook('preClose', (done) => shutdownGate.preClose(done));
   fastify.addHook('onRequest', (request, reply, done) => {
     request.apiVersion = (request.raw as typeof request.raw & { apiVersion?: 'v1.0' | 'beta' }).apiVersion ?? 'v1.0';

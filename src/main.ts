@@ -35,7 +35,7 @@ async function bootstrap(): Promise<void> {
   const app = await createApp(config, database.url, logger);
   const connections = trackConnections(app.getHttpServer(), config.tls ? 'secureConnection' : 'connection');
   await app.listen({ port: config.port, host: config.host });
-  installShutdown(app, connections, () => database.stop(), logger);
+  installShutdown(app, connections, () => database.stop(), logger, config.shutdownDrainMs);
 
   const origin = config.publicBaseUrl ?? `${config.tls ? 'https' : 'http'}://localhost:${config.port}`;
   logger.log(`API:     ${origin}/v1.0/informationProtection/threatAssessmentRequests`);

@@ -49,6 +49,7 @@ describe('loadConfig', () => {
       idempotencyTtlSeconds: 24 * 3600,
       corsOrigins: [],
       tls: undefined,
+      shutdownDrainMs: 0,
     });
   });
 
@@ -94,6 +95,7 @@ describe('loadConfig', () => {
         LOG_LEVEL: 'debug',
         DOCS_ENABLED: 'no',
         BODY_LIMIT_BYTES: '2048',
+        SHUTDOWN_DRAIN_MS: '2000',
       }),
     ).toEqual({
       nodeEnv: 'test',
@@ -125,6 +127,7 @@ describe('loadConfig', () => {
       idempotencyTtlSeconds: 24 * 3600,
       corsOrigins: [],
       tls: undefined,
+      shutdownDrainMs: 2000,
     });
   });
 
@@ -202,6 +205,7 @@ describe('loadConfig', () => {
       ['DB_STATEMENT_TIMEOUT_MS', '600001'],
       ['BODY_LIMIT_BYTES', '1023'],
       ['BODY_LIMIT_BYTES', String(100 * 1024 * 1024 + 1)],
+      ['SHUTDOWN_DRAIN_MS', '60001'],
     ])('refuses %s=%s', (name, value) => {
       expect(configError({ [name]: value })).toMatch(
         new RegExp(`^${name} must be an integer from \\d+ to \\d+, got '${value}'$`),

@@ -49,6 +49,11 @@ export interface AppConfig {
   corsOrigins: string[];
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string };
+  /**
+   * How long, on SIGTERM, readiness answers 503 while every other request is still served, before the
+   * server closes: a load balancer's health checks take the instance out before its connections go.
+   */
+  shutdownDrainMs: number;
 }
 
 export const DATABASE_POOLERS = ['none', 'transaction'] as const;
@@ -111,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     idempotencyTtlSeconds: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 24 * 3600, 60, 30 * 24 * 3600),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     tls: tlsFiles(env),
+    shutdownDrainMs: integer(env, 'SHUTDOWN_DRAIN_MS', 0, 0, 60_000),
   };
   // The migration lock is a session lock: through a transaction pooler two instances could both hold it.
   if (config.databasePooler === 'transaction' && config.migrationsRun && !config.migrationsDatabaseUrl) {

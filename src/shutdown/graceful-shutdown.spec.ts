@@ -26,4 +26,26 @@ describe('createShutdownGate', () => {
       },
     });
   });
+
+  it('while draining answers readiness 503 with Retry-After and serves every other request, until closing starts', async () => {
+    const gate = createShutdownGate();
+    const app = Fastify();
+    app.decorateRequest('clientRequestId', '');
+    app.addHook('onRequest', (request, reply, done) => {
+      if (!gate.refuse(request, reply)) done();
+    });
+    app.get('/health/ready', () => ({ status: 'ok' }));
+    app.get('/health/live', () => ({ status: 'ok' }));
+    app.get('/x', () => ({ ok: true }));
+    gate.drain();
+    const ready = await app.inject({ url: '/health/ready?probe=1' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.headers['retry-after']).toBe('1');
+    expect(ready.json()).toMatchObject({ error: { code: 'serviceNotAvailable' } });
+    expect((await app.inject({ url: '/health/live' })).statusCode).toBe(200);
+    expect((await app.inject({ url: '/x' })).statusCode).toBe(200);
+    gate.preClose(() => undefined);
+    gate.drain();
+    expect((await app.inject({ url: '/x' })).statusCode).toBe(503);
+  });
 });

@@ -1,32 +1,55 @@
 /**
- * Graceful shutdown, in one place: the gate that answers requests arriving while the server closes
- * (installed by configureApp, so the tests' app has it too), the signals that start closing, and the
+ * Graceful shutdown, in one place: the gate that answers requests arriving while the server drains and
+ * closes (installed by configureApp, so the tests' app has it too), the signals that start it, and the
  * connection tracking that lets the server close without waiting on idle keep-alive sockets.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConsoleLogger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sendGraphError } from '../common/errors/graph-error-body.js';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
+/** The readiness probe: while draining, the one route refused, so that load balancers stop sending requests. */
+const READINESS_ROUTE = '/health/ready';
+
+export interface ShutdownGate {
+  /** From now on readiness answers 503; every other request is served as before. */
+  drain(): void;
+  /** Fastify's preClose hook: from now on every request answers 503. */
+  preClose(done: () => void): void;
+  /** True when the request was answered here. */
+  refuse(request: FastifyRequest, reply: FastifyReply): boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Installed by configureApp; the signal handler drains through it. */
+    shutdownGate: ShutdownGate;
+  }
+}
 
 /**
- * Once the server starts closing, requests still arriving on open connections are answered 503
- * `serviceNotAvailable` with Retry-After and `Connection: close`, in Graph's envelope (Fastify's own
- * return503OnClosing answers outside it). Requests already in flight complete normally.
+ * While draining, readiness probes are answered 503; once the server starts closing, every request still
+ * arriving on an open connection is. Both answer `serviceNotAvailable` with Retry-After and
+ * `Connection: close`, in Graph's envelope (Fastify's own return503OnClosing answers outside it).
+ * Requests already in flight complete normally.
  */
-export function createShutdownGate() {
-  let closing = false;
+export function createShutdownGate(): ShutdownGate {
+  let state: 'serving' | 'draining' | 'closing' = 'serving';
   return {
-    preClose(done: () => void): void {
-      closing = true;
+    drain() {
+      if (state === 'serving') state = 'draining';
+    },
+    preClose(done) {
+      state = 'closing';
       done();
     },
-    /** True when the request was answered here. */
-    refuse(request: FastifyRequest, reply: FastifyReply): boolean {
-      if (!closing) return false;
+    refuse(request, reply) {
+      const refused = state === 'closing' || (state === 'draining' && request.routeOptions.url === READINESS_ROUTE);
+      if (!refused) return false;
       sendGraphError(request, reply, {
         status: 503,
         code: 'serviceNotAvailable',
@@ -39,15 +62,18 @@ export function createShutdownGate() {
 }
 
 /**
- * SIGTERM/SIGINT: stop accepting (503 to new requests), finish those in flight, then stop the database.
- * A second signal while draining is ignored: dying of it would skip stopping the database; the timer
- * bounds the drain anyway.
+ * SIGTERM/SIGINT: for `drainMs`, fail readiness and serve on, so that a load balancer takes the instance
+ * out before its connections close under requests it is sending (it can resend only some of them);
+ * then stop accepting (503 to new requests), finish those in flight, and stop the database. A second
+ * signal meanwhile is ignored: dying of it would skip stopping the database; the drain is fixed and the
+ * timer bounds the rest anyway.
  */
 export function installShutdown(
   app: NestFastifyApplication,
   connections: TrackedConnections,
   stopDatabase: () => Promise<void>,
   logger: ConsoleLogger,
+  drainMs: number,
 ): void {
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -56,6 +82,11 @@ export function installShutdown(
       return;
     }
     closing = true;
+    if (drainMs > 0) {
+      logger.log(`${signal}: not ready, serving ${drainMs} ms more before closing`);
+      app.getHttpAdapter().getInstance().shutdownGate.drain();
+      await sleep(drainMs);
+    }
     logger.log(`${signal}: shutting down`);
     const timer = setTimeout(() => {
       logger.error('Shutdown took too long; exiting');

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordFigures } from './support/figures.js';
-import { call, createParents, newTenant, REQUESTS, type Tenant } from './support/graph-client.js';
+import { call, createParents, errorCodeOf, newTenant, REQUESTS, type Tenant } from './support/graph-client.js';
 import { type Attempt, auditRows, resultPayload, startLoad, tally } from './support/load.js';
 import { freePort } from './support/ports.js';
 import {
@@ -138,6 +138,53 @@ describe('graceful shutdown on SIGTERM', () => {
         expect(audit.rowsChecked).toBe(run.before.length);
         expect(sessions).toBe(0);
         expect(await accepts(service.port)).toBe(false);
+      } finally {
+        await service.stop();
+      }
+    });
+
+    it('with SHUTDOWN_DRAIN_MS: readiness answers 503 at once while requests are still served, then it closes and exits 0', async () => {
+      const drainMs = 1500;
+      const service = await startService('shutdown-drain', {
+        DATABASE_URL: db.url,
+        SHUTDOWN_DRAIN_MS: String(drainMs),
+      });
+      try {
+        await service.waitFor('/health/ready');
+        const tenant = await newTenant();
+        const [parentId] = await createParents(service.baseUrl, tenant, 1);
+        const sigtermAt = performance.now();
+        service.kill('SIGTERM');
+        await sleep(200);
+        const ready = await call(service.baseUrl, '/health/ready');
+        const live = await call(service.baseUrl, '/health/live');
+        const added = await call(service.baseUrl, `${REQUESTS}/${parentId}/results`, {
+          token: tenant.token,
+          body: resultPayload('drain-1'),
+        });
+        const exit = await Promise.race([
+          service.exit,
+          sleep(drainMs + SHUTDOWN_BOUND_MS + 5000).then(() => undefined),
+        ]);
+        const shutdownMs = exit && Math.round(exit.at - sigtermAt);
+        recordFigures('graceful shutdown with a drain', {
+          drainMs,
+          duringDrain: { ready: ready.status, live: live.status, addResult: added.status },
+          addResultAnsweredAfterMs: Math.round(added.endedAt - sigtermAt),
+          exit,
+          shutdownMs,
+        });
+
+        expect(ready.status).toBe(503);
+        expect(ready.headers.get('retry-after')).toBe('1');
+        expect(errorCodeOf(ready)).toBe('serviceNotAvailable');
+        expect(live.status).toBe(200);
+        expect(added.status, JSON.stringify(added.body)).toBe(201);
+        expect(added.endedAt - sigtermAt).toBeLessThan(drainMs);
+        expect(exit, service.problems()).toEqual({ code: 0, signal: null, at: expect.any(Number) });
+        expect(shutdownMs).toBeGreaterThanOrEqual(drainMs);
+        expect(shutdownMs).toBeLessThan(drainMs + SHUTDOWN_BOUND_MS);
+        expect(await db.serviceSessions()).toBe(0);
       } finally {
         await service.stop();
       }

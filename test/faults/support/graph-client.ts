@@ -41,12 +41,14 @@ export interface CallOptions {
   token?: string;
   body?: unknown;
   idempotencyKey?: string;
+  /** Any other request headers. */
+  headers?: Record<string, string>;
   timeoutMs?: number;
 }
 
 /** fetch (undici, keep-alive) on loopback; never throws: a failure is an Answer with `networkError`. */
 export async function call(baseUrl: string, path: string, options: CallOptions = {}): Promise<Answer> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;

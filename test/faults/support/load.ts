@@ -20,6 +20,8 @@ export function resultPayload(key: string): ResultPayload {
 /** One add-result POST of a load run: its Idempotency-Key, body (a message unique to the key) and answer. */
 export interface Attempt extends Answer {
   key: string;
+  /** False when the POST went without its key (the key then only names the message). */
+  keySent: boolean;
   parentId: string;
   /** The request body; `body` is the answer's. */
   payload: ResultPayload;
@@ -38,6 +40,8 @@ export interface LoadOptions {
   /** A client that pauses briefly after a failure instead of spinning on 503s (Retry-After is 5 s, too long here). */
   pauseAfterFailureMs?: number;
   timeoutMs?: number;
+  /** Every n-th request goes without an Idempotency-Key; unset: every request has one. */
+  withoutKeyEvery?: number;
 }
 
 export interface Load {
@@ -50,7 +54,10 @@ export interface Load {
   finished: Promise<Attempt[]>;
 }
 
-/** `concurrency` loops, each posting add-result with a fresh Idempotency-Key to the next parent, round robin. */
+/**
+ * `concurrency` loops, each posting add-result with a fresh Idempotency-Key (or, every `withoutKeyEvery`-th,
+ * none) to the next parent, round robin.
+ */
 export function startLoad(options: LoadOptions): Load {
   const attempts: Attempt[] = [];
   const started = performance.now();
@@ -62,8 +69,16 @@ export function startLoad(options: LoadOptions): Load {
       const key = randomUUID();
       const parentId = options.parents[n % options.parents.length];
       const payload = resultPayload(key);
-      const answer = await postResult(options.baseUrl, options.tenant, parentId, payload, key, options.timeoutMs);
-      attempts.push({ ...answer, key, parentId, payload, resultId: resultIdOf(answer) });
+      const keySent = !options.withoutKeyEvery || n % options.withoutKeyEvery !== 0;
+      const answer = await postResult(
+        options.baseUrl,
+        options.tenant,
+        parentId,
+        payload,
+        keySent ? key : undefined,
+        options.timeoutMs,
+      );
+      attempts.push({ ...answer, key, keySent, parentId, payload, resultId: resultIdOf(answer) });
       if (answer.status !== 201) await sleep(options.pauseAfterFailureMs ?? 20);
     }
   };
@@ -86,7 +101,7 @@ export function postResult(
   tenant: Tenant,
   parentId: string,
   payload: ResultPayload,
-  key: string,
+  key: string | undefined,
   timeoutMs?: number,
 ) {
   return call(baseUrl, `${REQUESTS}/${parentId}/results`, {
@@ -107,7 +122,7 @@ export async function attemptResult(
   const key = randomUUID();
   const payload = resultPayload(key);
   const answer = await postResult(baseUrl, tenant, parentId, payload, key, timeoutMs);
-  return { ...answer, key, parentId, payload, resultId: resultIdOf(answer) };
+  return { ...answer, key, keySent: true, parentId, payload, resultId: resultIdOf(answer) };
 }
 
 export function resultIdOf(answer: Answer): string | undefined {
@@ -190,9 +205,9 @@ export interface RowAudit {
 }
 
 /**
- * The database against the answers: a 201 has exactly its row (id, parent) and its key claimed for
- * that id; a 4xx has no row; an ambiguous answer has at most one; no key has two rows, and no row
- * exists that no attempt asked for.
+ * The database against the answers: a 201 has exactly its row (id, parent) and, when it sent its key,
+ * the key claimed for that id; a 4xx has no row; an ambiguous answer has at most one; no key has two
+ * rows, a key never sent is never claimed, and no row exists that no attempt asked for.
  */
 export async function auditRows(admin: pg.Pool, tenantId: string, attempts: Attempt[]): Promise<RowAudit> {
   const results = await admin.query<ResultRow>(
@@ -221,9 +236,12 @@ export async function auditRows(admin: pg.Pool, tenantId: string, attempts: Atte
       rowIdByKey.set(attempt.key, row.id);
       if (row.request_id !== attempt.parentId)
         violations.push(`${label}: row under parent ${row.request_id}, not ${attempt.parentId}`);
-      if (claimed.get(attempt.key) !== row.id)
+      if (attempt.keySent && claimed.get(attempt.key) !== row.id)
         violations.push(`${label}: key claims ${claimed.get(attempt.key)}, row is ${row.id}`);
-    } else if (claimed.has(attempt.key)) {
+    }
+    if (!attempt.keySent && claimed.has(attempt.key)) {
+      violations.push(`${label}: sent without its key, yet the key is claimed`);
+    } else if (!row && claimed.has(attempt.key)) {
       violations.push(`${label}: key claimed for ${claimed.get(attempt.key)} but no row`);
     }
     if (attempt.status === 201) {

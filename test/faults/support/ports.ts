@@ -10,3 +10,10 @@ export function freePort(): Promise<number> {
     server.on('error', reject);
   });
 }
+
+/** `count` different free ports. */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}

@@ -39,11 +39,12 @@ export interface RunningService {
 }
 
 /**
- * Spawns the service with production settings on a free loopback port. `env` adds to (or, with
- * `undefined`, removes from) the defaults, e.g. `{ DATABASE_URL: undefined }` for the embedded server.
+ * Spawns the service with production settings on a free loopback port, or on `env.PORT` (an instance
+ * restarted where a load balancer expects it). `env` adds to (or, with `undefined`, removes from) the
+ * defaults, e.g. `{ DATABASE_URL: undefined }` for the embedded server.
  */
 export async function startService(name: string, env: Record<string, string | undefined>): Promise<RunningService> {
-  const port = await freePort();
+  const port = env.PORT === undefined ? await freePort() : Number(env.PORT);
   const merged: Record<string, string | undefined> = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,

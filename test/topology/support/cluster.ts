@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { freePort } from '../../faults/support/ports.js';
+import { freePorts } from '../../faults/support/ports.js';
 import {
   type Daemon,
   postmasterPid,
@@ -25,7 +25,8 @@ import {
   untrackFolder,
   waitUntil,
 } from './daemons.js';
-import { ensureTopologyTools, PG_BIN, type SystemUser } from './install.js';
+import { spawnHaproxy } from './haproxy.js';
+import { ensureTopologyTools, PATRONI_STACK, PG_BIN, type SystemUser } from './install.js';
 
 const run = promisify(execFile);
 
@@ -111,12 +112,6 @@ export interface ServiceErrors {
 
 /** `2026-12-02 13:52:48.213 UTC [26618] 25006 threat-assessment-service: ERROR:  cannot execute …` */
 const SERVICE_ERROR_LINE = /\[(\d+)\] ([0-9A-Z]{5}) threat-assessment-service: (ERROR|FATAL):/;
-
-async function distinctPorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
-  return [...ports];
-}
 
 function patroniConfig(node: PatroniNode, etcdPort: number): unknown {
   const { ttl, loop_wait, retry_timeout } = PATRONI_TIMING;
@@ -245,12 +240,12 @@ async function queryOnce<T extends pg.QueryResultRow>(port: number, text: string
  * and database.
  */
 export async function startPatroniCluster(): Promise<PatroniCluster> {
-  const user: SystemUser = ensureTopologyTools();
+  const user: SystemUser = ensureTopologyTools(PATRONI_STACK);
   const base = mkdtempSync(join(tmpdir(), 'ta-topology-'));
   trackFolder(base);
   chmodSync(base, 0o700);
   chownSync(base, user.uid, user.gid);
-  const [etcdClient, etcdPeer, haproxyPort, pg1, rest1, pg2, rest2] = await distinctPorts(7);
+  const [etcdClient, etcdPeer, haproxyPort, pg1, rest1, pg2, rest2] = await freePorts(7);
   const nodes: PatroniNode[] = [
     ['node1', pg1, rest1],
     ['node2', pg2, rest2],
@@ -349,10 +344,7 @@ export async function startPatroniCluster(): Promise<PatroniCluster> {
 
     const haproxyDir = join(base, 'haproxy');
     ownDir(haproxyDir);
-    const haproxyCfg = join(haproxyDir, 'haproxy.cfg');
-    writeFileSync(haproxyCfg, haproxyConfig(haproxyPort, nodes));
-    chownSync(haproxyCfg, user.uid, user.gid);
-    spawnAs('haproxy', '/usr/sbin/haproxy', ['-db', '-f', haproxyCfg], join(haproxyDir, 'haproxy.log'), haproxyDir);
+    daemons.push(spawnHaproxy(user, haproxyDir, haproxyConfig(haproxyPort, nodes)));
   } catch (error) {
     await Promise.all(daemons.map((d) => d.stop(5000)));
     rmSync(base, { recursive: true, force: true });

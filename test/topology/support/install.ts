@@ -1,12 +1,25 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-/** Debian's packages (bookworm: patroni 3.0, etcd 3.4, haproxy 2.6); python3-etcd is Patroni's etcd client. */
-const PACKAGES = ['patroni', 'python3-etcd', 'etcd-server', 'haproxy'];
-const BINARIES = ['/usr/bin/patroni', '/usr/bin/patronictl', '/usr/bin/etcd', '/usr/sbin/haproxy'];
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
 /** PostgreSQL and Patroni refuse root; every process of the topology runs as this system user. */
 export const TOPOLOGY_USER = 'ta-topology';
+
+/** A Debian package, and the files that show it is installed. */
+export interface DebianPackage {
+  name: string;
+  files: string[];
+}
+
+export const HAPROXY: DebianPackage = { name: 'haproxy', files: ['/usr/sbin/haproxy'] };
+
+/** Debian's packages (bookworm: patroni 3.0, etcd 3.4, haproxy 2.6); python3-etcd is Patroni's etcd client. */
+export const PATRONI_STACK: DebianPackage[] = [
+  { name: 'patroni', files: ['/usr/bin/patroni', '/usr/bin/patronictl', `${PG_BIN}/postgres`] },
+  { name: 'python3-etcd', files: ['/usr/lib/python3/dist-packages/etcd/__init__.py'] },
+  { name: 'etcd-server', files: ['/usr/bin/etcd'] },
+  HAPROXY,
+];
 
 export interface SystemUser {
   name: string;
@@ -15,28 +28,28 @@ export interface SystemUser {
   home: string;
 }
 
-function installed(): boolean {
-  const python = '/usr/lib/python3/dist-packages';
-  return (
-    BINARIES.every((path) => existsSync(path)) &&
-    existsSync(`${PG_BIN}/postgres`) &&
-    existsSync(`${python}/etcd/__init__.py`)
-  );
-}
+const missing = (packages: readonly DebianPackage[]) =>
+  packages.filter((pkg) => !pkg.files.every((path) => existsSync(path)));
 
-/** Installs the packages when one is missing (needs root, as CI runs) and returns the unprivileged user. */
-export function ensureTopologyTools(): SystemUser {
+/** Installs the packages that are missing (needs root, as CI runs) and returns the unprivileged user. */
+export function ensureTopologyTools(packages: readonly DebianPackage[]): SystemUser {
   if (process.getuid?.() !== 0) throw new Error('the topology suite installs packages and users: run it as root');
-  if (!installed()) {
+  const absent = missing(packages);
+  if (absent.length > 0) {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env, timeout: 300_000 });
-    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...PACKAGES], {
-      stdio: 'inherit',
-      env,
-      timeout: 600_000,
-    });
-    if (!installed())
-      throw new Error(`${PACKAGES.join(', ')} installed, but ${BINARIES.join(', ')} or ${PG_BIN} missing`);
+    // Another suite on the machine may be installing too: wait for dpkg's lock instead of failing.
+    const lock = ['-o', 'DPkg::Lock::Timeout=120'];
+    execFileSync('apt-get', [...lock, 'update', '-qq'], { stdio: 'inherit', env, timeout: 300_000 });
+    execFileSync(
+      'apt-get',
+      [...lock, 'install', '-y', '-qq', '--no-install-recommends', ...absent.map((pkg) => pkg.name)],
+      { stdio: 'inherit', env, timeout: 600_000 },
+    );
+    const still = missing(absent);
+    if (still.length > 0)
+      throw new Error(
+        `installed ${absent.map((pkg) => pkg.name).join(', ')}, but ${still.flatMap((pkg) => pkg.files).join(', ')} missing`,
+      );
   }
   const exists = () => {
     try {
