@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { type JWTPayload, SignJWT, UnsecuredJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { inScratchDirectory } from '../../test/support/scratch-directory.js';
 import { loadConfig } from '../config/app-config.js';
 import { AuthenticationRequiredError, PermissionDeniedError } from './auth.errors.js';
 import { PERMISSIONS, PERSONAL_ACCOUNT_TENANT } from './caller.js';
@@ -58,6 +58,11 @@ function sign(claims: JWTPayload, { alg = 'HS256', secret = SECRET } = {}): Prom
   return new SignJWT(claims).setProtectedHeader({ alg, typ: 'JWT' }).sign(new TextEncoder().encode(secret));
 }
 
+/** The caller an app-only token of the Engine application (APP) becomes. */
+function engineCaller(...permissions: string[]) {
+  return { tenantId: TENANT, kind: 'application', id: APP, displayName: 'Engine', permissions: new Set(permissions) };
+}
+
 async function refusal(token: string): Promise<Error> {
   try {
     await verifier.verify(token);
@@ -99,13 +104,7 @@ describe('TokenVerifier (HS256)', () => {
         'name',
       ),
     );
-    expect(await verifier.verify(token)).toEqual({
-      tenantId: TENANT,
-      kind: 'application',
-      id: APP,
-      displayName: 'Engine',
-      permissions: new Set([PERMISSIONS.read]),
-    });
+    expect(await verifier.verify(token)).toEqual(engineCaller(PERMISSIONS.read));
   });
 
   it('takes the application id from appid (v1.0 tokens) and the user id from sub when oid is missing', async () => {
@@ -125,13 +124,7 @@ describe('TokenVerifier (HS256)', () => {
       tenantId: TENANT,
       application: { id: APP, displayName: 'Engine', roles: [PERMISSIONS.readWrite] },
     });
-    expect(await verifier.verify(minted)).toEqual({
-      tenantId: TENANT,
-      kind: 'application',
-      id: APP,
-      displayName: 'Engine',
-      permissions: new Set([PERMISSIONS.readWrite]),
-    });
+    expect(await verifier.verify(minted)).toEqual(engineCaller(PERMISSIONS.readWrite));
   });
 
   it('lower-cases the tenant id, so that one tenant is one scope', async () => {
@@ -245,22 +238,10 @@ describe('TokenVerifier (HS256)', () => {
 });
 
 describe('local mode', () => {
-  let dir: string;
-  let cwd: string;
-
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'threat-assessment-local-key-'));
-    cwd = process.cwd();
-    // The local key file is relative to the working directory: keep the repository's own out of this.
-    process.chdir(dir);
-  });
-  afterAll(() => {
-    process.chdir(cwd);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = inScratchDirectory('threat-assessment-local-key-');
 
   it('creates the key file once, readable by its owner only, and returns the same key later', () => {
-    const file = join(dir, 'nested', 'folder', 'key');
+    const file = join(dir(), 'nested', 'folder', 'key');
     const key = loadOrCreateLocalKey(file);
     expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(readFileSync(file, 'utf8')).toBe(`${key}\n`);
@@ -269,25 +250,25 @@ describe('local mode', () => {
     expect(loadOrCreateLocalKey(file)).toBe(key);
     expect(loadOrCreateLocalKey(file)).toBe(key);
     expect(statSync(file).mtimeMs).toBe(written);
-    expect(loadOrCreateLocalKey(join(dir, 'another-key'))).not.toBe(key);
+    expect(loadOrCreateLocalKey(join(dir(), 'another-key'))).not.toBe(key);
   });
 
   it('replaces a key file too short to be a key, and keeps a good one whatever its spacing', () => {
-    const file = join(dir, 'short-key');
+    const file = join(dir(), 'short-key');
     writeFileSync(file, 'short\n', { mode: 0o644 });
     const key = loadOrCreateLocalKey(file);
     expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(readFileSync(file, 'utf8')).toBe(`${key}\n`);
     expect(statSync(file).mode & 0o777).toBe(0o600);
 
-    const kept = join(dir, 'kept-key');
+    const kept = join(dir(), 'kept-key');
     writeFileSync(kept, `  ${'k'.repeat(40)}\n\n`, { mode: 0o600 });
     expect(loadOrCreateLocalKey(kept)).toBe('k'.repeat(40));
   });
 
   it('verifies the tokens minted with the local key (what the service prints and npm run token mints), and no others', async () => {
     const local = new TokenVerifier(loadConfig({}));
-    expect(statSync(join(dir, LOCAL_KEY_FILE)).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir(), LOCAL_KEY_FILE)).mode & 0o777).toBe(0o600);
     const options = {
       issuer: LOCAL_ISSUER,
       audience: LOCAL_AUDIENCE,

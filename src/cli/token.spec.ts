@@ -1,7 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { inScratchDirectory } from '../../test/support/scratch-directory.js';
 import { PERMISSIONS } from '../auth/caller.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, LOCAL_TENANT_ID, LOCAL_USER, loadOrCreateLocalKey } from '../auth/local-auth.js';
 import { mintToken, type MintOptions } from '../auth/token-minter.js';
@@ -138,19 +136,8 @@ describe('npm run token (tokenOptionsFrom)', () => {
   });
 
   describe('tokens the service accepts', () => {
-    let dir: string;
-    let cwd: string;
-
-    beforeAll(() => {
-      dir = mkdtempSync(join(tmpdir(), 'threat-assessment-cli-'));
-      cwd = process.cwd();
-      // The local key lives relative to the working directory, for the service and the CLI alike.
-      process.chdir(dir);
-    });
-    afterAll(() => {
-      process.chdir(cwd);
-      rmSync(dir, { recursive: true, force: true });
-    });
+    // The local key lives relative to the working directory, for the service and the CLI alike.
+    inScratchDirectory('threat-assessment-cli-');
 
     it.each([
       ['local mode', {}],

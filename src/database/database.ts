@@ -43,17 +43,14 @@ export class Database implements Queryable {
     this.begin = this.named ? 'BEGIN' : beginWithTimeouts(config.dbStatementTimeoutMs);
   }
 
-  async query<T extends QueryResultRow>(name: string | undefined, text: string, values: unknown[] = []): Promise<T[]> {
-    // Through TypeORM's logger, as its own queries are (it filters by the `logging` option).
-    this.dataSource.logger.logQuery(text, values);
-    const result = await this.pool().query<T>(this.statement(name, text, values));
-    return result.rows;
+  async query<T extends QueryResultRow>(name: string | undefined, text: string, values?: unknown[]): Promise<T[]> {
+    return this.run(this.pool(), name, text, values);
   }
 
   /** `fn`'s statements on one client, committed together; rolled back when `fn` throws. */
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool().connect();
-    const tx: Queryable = { query: (name, text, values) => this.onClient(client, name, text, values) };
+    const tx: Queryable = { query: (name, text, values) => this.run(client, name, text, values) };
     let broken: Error | undefined;
     // The pool listens for errors only on idle clients: on a checked-out one, a session the server ends
     // (a restart, pg_terminate_backend) would be an unhandled 'error' event and end the process. The
@@ -95,19 +92,18 @@ export class Database implements Queryable {
     return pool && { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
   }
 
-  private async onClient<T extends QueryResultRow>(
-    client: PoolClient,
+  /** Runs one statement on the pool or on a transaction's client, named only where names are allowed. */
+  private async run<T extends QueryResultRow>(
+    on: Pool | PoolClient,
     name: string | undefined,
     text: string,
     values: unknown[] = [],
   ): Promise<T[]> {
+    // Through TypeORM's logger, as its own queries are (it filters by the `logging` option).
     this.dataSource.logger.logQuery(text, values);
-    const result = await client.query<T>(this.statement(name, text, values));
+    const statement = name === undefined || !this.named ? { text, values } : { name, text, values };
+    const result = await on.query<T>(statement);
     return result.rows;
-  }
-
-  private statement(name: string | undefined, text: string, values: unknown[]) {
-    return name === undefined || !this.named ? { text, values } : { name, text, values };
   }
 
   private openPool(): Pool | undefined {

@@ -17,3 +17,16 @@ export function dynamicStatementName(prefix: string, text: string): string | und
   dynamicNames.set(text, name);
   return name;
 }
+
+/**
+ * The name of a statement whose text is fixed but for a `$filter`: `prefix` and `variants` (the few
+ * fixed texts) without one, a name for its text with one.
+ */
+export function filteredStatementName(
+  filter: string | undefined,
+  text: string,
+  prefix: string,
+  ...variants: string[]
+): string | undefined {
+  return filter === undefined ? [prefix, ...variants].join('_') : dynamicStatementName(prefix, text);
+}

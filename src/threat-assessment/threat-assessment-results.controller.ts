@@ -121,14 +121,27 @@ export class ThreatAssessmentResultsController {
     summary: 'Add results',
     description: ADD_RESULTS,
   })
-  add(
+  async add(
     @CurrentCaller() caller: Caller,
     @Param('id', new ParseGuidPipe('id')) requestId: string,
     @Body() body: CreateThreatAssessmentResultDto,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return this.addResult(caller, requestId, body, request, reply);
+    const claim = idempotencyClaim(
+      idempotencyKeyOf(request),
+      ['addResult', requestId],
+      body,
+      this.config.idempotencyTtlSeconds,
+    );
+    const { result, replayed } = await this.results.add(caller, requestId, body, claim);
+    const urls = this.urls(request);
+    void reply.header('location', urls.resource(`${REQUESTS_PATH}/${requestId}/results/${result.id}`));
+    if (replayed) void reply.header('idempotent-replayed', 'true');
+    return {
+      '@odata.context': urls.context(`${REQUESTS_PATH}('${requestId}')/results/$entity`),
+      ...toThreatAssessmentResultDto(result),
+    };
   }
 
   /** The seed document's request line; the same operation as POST …/results. */
@@ -144,7 +157,7 @@ export class ThreatAssessmentResultsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return this.addResult(caller, requestId, body, request, reply);
+    return this.add(caller, requestId, body, request, reply);
   }
 
   @Get()
@@ -251,29 +264,6 @@ export class ThreatAssessmentResultsController {
         `${REQUESTS_PATH}('${requestId}')/results${selectionSuffix(query.select, [])}/$entity`,
       ),
       ...project(toThreatAssessmentResultDto(result), query.select),
-    };
-  }
-
-  private async addResult(
-    caller: Caller,
-    requestId: string,
-    body: CreateThreatAssessmentResultDto,
-    request: FastifyRequest,
-    reply: FastifyReply,
-  ) {
-    const claim = idempotencyClaim(
-      idempotencyKeyOf(request),
-      ['addResult', requestId],
-      body,
-      this.config.idempotencyTtlSeconds,
-    );
-    const { result, replayed } = await this.results.add(caller, requestId, body, claim);
-    const urls = this.urls(request);
-    void reply.header('location', urls.resource(`${REQUESTS_PATH}/${requestId}/results/${result.id}`));
-    if (replayed) void reply.header('idempotent-replayed', 'true');
-    return {
-      '@odata.context': urls.context(`${REQUESTS_PATH}('${requestId}')/results/$entity`),
-      ...toThreatAssessmentResultDto(result),
     };
   }
 

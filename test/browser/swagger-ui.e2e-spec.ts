@@ -88,6 +88,26 @@ describe('Swagger UI at /docs, in Chromium', () => {
     return { status, body: body.trim() ? (JSON.parse(body) as Record<string, unknown>) : {}, headers };
   };
 
+  /** Picks the request body example `name` and waits until the editor shows `shown`. */
+  const pickExample = async (block: Locator, name: string, shown: string) => {
+    await block.locator('.opblock-section-request-body select.examples-select-element').selectOption(name);
+    await expect.poll(() => block.locator('textarea.body-param__text').inputValue()).toContain(shown);
+  };
+
+  /** A 201 whose body has `expected` and a new GUID id, with `Location` at `collection/{id}`; returns the id. */
+  const expectCreated = (
+    created: Awaited<ReturnType<typeof execute>>,
+    expected: Record<string, unknown>,
+    collection: string,
+  ) => {
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject(expected);
+    const id = created.body.id as string;
+    expect(id).toMatch(GUID);
+    expect(created.headers.location).toBe(`${base}${collection}/${id}`);
+    return id;
+  };
+
   const shoot = (target: Locator | Page, name: string) => target.screenshot({ path: join(SHOTS, name) });
   /** The viewport, with `part` scrolled to its top: what a person sees at that step. */
   const shootAt = async (part: Locator, name: string) => {
@@ -114,45 +134,33 @@ describe('Swagger UI at /docs, in Chromium', () => {
     // Create threatAssessmentRequest, with Graph's URL example picked from the body's examples.
     const create = operation('post', REQUESTS);
     await openAndTryOut(create);
-    await create
-      .locator('.opblock-section-request-body select.examples-select-element')
-      .selectOption('urlAssessmentRequest');
-    await expect
-      .poll(() => create.locator('textarea.body-param__text').inputValue())
-      .toContain('#microsoft.graph.urlAssessmentRequest');
+    await pickExample(create, 'urlAssessmentRequest', '#microsoft.graph.urlAssessmentRequest');
     await shootAt(create.locator('.opblock-section-request-body'), '03-create-request-body.png');
-    const created = await execute(create);
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
-    expect(created.body).toMatchObject({
-      '@odata.type': '#microsoft.graph.urlAssessmentRequest',
-      url: 'http://test.com',
-      expectedAssessment: 'block',
-      category: 'phishing',
-      status: 'pending',
-      contentType: 'url',
-    });
-    const requestId = created.body.id as string;
-    expect(requestId).toMatch(GUID);
-    expect(created.headers.location).toBe(`${base}${REQUESTS}/${requestId}`);
+    const requestId = expectCreated(
+      await execute(create),
+      {
+        '@odata.type': '#microsoft.graph.urlAssessmentRequest',
+        url: 'http://test.com',
+        expectedAssessment: 'block',
+        category: 'phishing',
+        status: 'pending',
+        contentType: 'url',
+      },
+      REQUESTS,
+    );
     await shootAt(create.locator('.live-responses-table'), '04-create-response.png');
 
     // Add results, to that request, with the rescan example (checkPolicy is for mail only).
     const add = operation('post', `${REQUESTS}/{id}/results`);
     await openAndTryOut(add);
     await add.locator('tr[data-param-name="id"] input').fill(requestId);
-    await add.locator('.opblock-section-request-body select.examples-select-element').selectOption('rescan');
-    await expect.poll(() => add.locator('textarea.body-param__text').inputValue()).toContain('rescan');
+    await pickExample(add, 'rescan', 'rescan');
     await shootAt(add.locator('.parameters-container'), '05-add-result-request.png');
-    const added = await execute(add);
-    expect(added.status, JSON.stringify(added.body)).toBe(201);
-    expect(added.body).toMatchObject({
-      '@odata.type': '#microsoft.graph.threatAssessmentResult',
-      resultType: 'rescan',
-      message: 'Not Spam',
-    });
-    const resultId = added.body.id as string;
-    expect(resultId).toMatch(GUID);
-    expect(added.headers.location).toBe(`${base}${REQUESTS}/${requestId}/results/${resultId}`);
+    const resultId = expectCreated(
+      await execute(add),
+      { '@odata.type': '#microsoft.graph.threatAssessmentResult', resultType: 'rescan', message: 'Not Spam' },
+      `${REQUESTS}/${requestId}/results`,
+    );
     await shootAt(add.locator('.live-responses-table'), '06-add-result-response.png');
 
     // Get threatAssessmentRequest with $expand=results: completed, with the result.

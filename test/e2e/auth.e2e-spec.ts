@@ -8,7 +8,7 @@ import { PERMISSIONS, PERSONAL_ACCOUNT_TENANT } from '../../src/auth/caller.js';
 import { mintToken } from '../../src/auth/token-minter.js';
 import { expectGraphError, MAIL_REQUEST, URL_REQUEST } from '../support/graph.js';
 import { REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
-import { appToken, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET, userToken } from '../support/tokens.js';
+import { appToken, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET, TEST_SIGNING, userToken } from '../support/tokens.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const RESULT = { resultType: 'rescan', message: 'engine verdict' };
@@ -240,7 +240,7 @@ describe('authentication and permissions (HS256)', () => {
     [
       'an expired token',
       async () =>
-        `Bearer ${await mintToken({ secret: TEST_SECRET, issuer: TEST_ISSUER, audience: TEST_AUDIENCE, tenantId: seed.tenantId, user: { id: randomUUID(), scopes: [READ_WRITE] }, expiresInSeconds: -3600 })}`,
+        `Bearer ${await mintToken({ ...TEST_SIGNING, tenantId: seed.tenantId, user: { id: randomUUID(), scopes: [READ_WRITE] }, expiresInSeconds: -3600 })}`,
       'The access token has expired.',
     ],
     [
@@ -411,13 +411,7 @@ describe('authentication and permissions (HS256)', () => {
     it('is the user id alone when the token carries no name', async () => {
       const tenantId = randomUUID();
       const oid = randomUUID();
-      const token = await mintToken({
-        secret: TEST_SECRET,
-        issuer: TEST_ISSUER,
-        audience: TEST_AUDIENCE,
-        tenantId,
-        user: { id: oid, scopes: [READ_WRITE] },
-      });
+      const token = await mintToken({ ...TEST_SIGNING, tenantId, user: { id: oid, scopes: [READ_WRITE] } });
       const res = await t.http.post(REQUESTS).set('authorization', `Bearer ${token}`).send(URL_REQUEST);
       expect(res.status, res.text).toBe(201);
       expect(res.body.createdBy).toEqual({ user: { id: oid } });

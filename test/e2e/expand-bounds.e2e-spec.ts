@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { DataSource, type Logger } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPANDED_RESULTS_LIMIT } from '../../src/threat-assessment/threat-assessment.query-specs.js';
 import { expectGraphError } from '../support/graph.js';
-import { insertRequests } from '../support/seed.js';
+import { insertRequests, insertResults } from '../support/seed.js';
+import { statementsSent } from '../support/statements-sent.js';
 import { PUBLIC_BASE, REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
 import { newTenant, type TestIdentity } from '../support/tokens.js';
 
@@ -50,16 +50,10 @@ async function seedResults(t: TestApp, who: TestIdentity, requestId: string, n: 
     resultType: 'rescan',
     message: `${i}`.padEnd(messageLength, '.'),
   }));
-  await t.db.query(
-    `INSERT INTO threat_assessment_results (id, tenant_id, request_id, created_date_time, result_type, message)
-     SELECT id, $1, $2, at, 'rescan', message FROM unnest($3::uuid[], $4::timestamptz[], $5::varchar[]) AS s(id, at, message)`,
-    [
-      who.tenantId,
-      requestId,
-      results.map((r) => r.id),
-      results.map((r) => r.createdDateTime),
-      results.map((r) => r.message),
-    ],
+  await insertResults(
+    t.db,
+    who.tenantId,
+    results.map((r) => ({ ...r, requestId })),
   );
   return results.sort((a, b) =>
     a.createdDateTime === b.createdDateTime ? (a.id < b.id ? -1 : 1) : a.createdDateTime < b.createdDateTime ? -1 : 1,
@@ -74,7 +68,6 @@ describe('$expand=results is bounded', () => {
   });
   afterAll(() => t.close());
 
-  const get = (path: string, who: TestIdentity) => t.http.get(path).set('authorization', `Bearer ${who.token}`);
   const pathOf = (link: string) => {
     expect(link.startsWith(PUBLIC_BASE)).toBe(true);
     return link.slice(PUBLIC_BASE.length);
@@ -85,7 +78,7 @@ describe('$expand=results is bounded', () => {
     let next: string | undefined = `${pathOf(link)}${extra}`;
     for (let pages = 0; next; pages++) {
       expect(pages).toBeLessThan(2000);
-      const res = await get(next, who);
+      const res = await t.get(next, who);
       expect(res.status, res.text).toBe(200);
       const body = res.body as Collection<Result>;
       collected.push(...body.value);
@@ -103,7 +96,7 @@ describe('$expand=results is bounded', () => {
       const tenant = await newTenant();
       const id = await seedRequest(t, tenant);
       const results = await seedResults(t, tenant, id, LIMIT + 5);
-      const res = await get(`${REQUESTS}/${id}?$expand=results`, tenant);
+      const res = await t.get(`${REQUESTS}/${id}?$expand=results`, tenant);
       expect(res.status, res.text).toBe(200);
       const body = res.body as Item;
       expect(body).toEqual({
@@ -124,7 +117,7 @@ describe('$expand=results is bounded', () => {
       });
       expect(Object.keys(body).slice(-3)).toEqual(['results', 'results@odata.context', 'results@odata.nextLink']);
 
-      const rest = await get(pathOf(body['results@odata.nextLink']!), tenant);
+      const rest = await t.get(pathOf(body['results@odata.nextLink']!), tenant);
       expect(rest.status, rest.text).toBe(200);
       expect(rest.body).toEqual({ '@odata.context': `${CONTEXT}('${id}')/results`, value: results.slice(LIMIT) });
     });
@@ -133,7 +126,7 @@ describe('$expand=results is bounded', () => {
       const tenant = await newTenant();
       const id = await seedRequest(t, tenant);
       const results = await seedResults(t, tenant, id, 3 * LIMIT + 7);
-      const link = ((await get(`${REQUESTS}/${id}?$expand=results`, tenant)).body as Item)['results@odata.nextLink']!;
+      const link = ((await t.get(`${REQUESTS}/${id}?$expand=results`, tenant)).body as Item)['results@odata.nextLink']!;
       for (const top of ['', '&$top=1', '&$top=2', '&$top=7']) {
         expect([...results.slice(0, LIMIT), ...(await follow(link, tenant, top))]).toEqual(results);
       }
@@ -144,7 +137,7 @@ describe('$expand=results is bounded', () => {
       for (const n of [0, 1, LIMIT - 1, LIMIT]) {
         const id = await seedRequest(t, tenant);
         const results = await seedResults(t, tenant, id, n);
-        const res = await get(`${REQUESTS}/${id}?$expand=results`, tenant);
+        const res = await t.get(`${REQUESTS}/${id}?$expand=results`, tenant);
         expect(res.status, res.text).toBe(200);
         expect((res.body as Item).results).toEqual(results);
         expect(Object.keys(res.body as Item)).not.toContain('results@odata.nextLink');
@@ -155,7 +148,7 @@ describe('$expand=results is bounded', () => {
       const tenant = await newTenant();
       const id = await seedRequest(t, tenant);
       const results = await seedResults(t, tenant, id, LIMIT + 1);
-      const res = await get(`${REQUESTS}/${id}?$select=status&$expand=results`, tenant);
+      const res = await t.get(`${REQUESTS}/${id}?$select=status&$expand=results`, tenant);
       expect(res.status, res.text).toBe(200);
       expect(res.body).toEqual({
         '@odata.context': `${CONTEXT}(status,results())/$entity`,
@@ -174,11 +167,11 @@ describe('$expand=results is bounded', () => {
       const tenant = await newTenant();
       const id = await seedRequest(t, tenant);
       const results = await seedResults(t, tenant, id, LIMIT + 2);
-      const res = await get(`/beta/${PATH}/${id}?$expand=results`, tenant);
+      const res = await t.get(`/beta/${PATH}/${id}?$expand=results`, tenant);
       expect(res.status, res.text).toBe(200);
       const link = (res.body as Item)['results@odata.nextLink']!;
       expect(link).toMatch(linkPattern(id, 'beta'));
-      const rest = await get(pathOf(link), tenant);
+      const rest = await t.get(pathOf(link), tenant);
       expect(rest.status, rest.text).toBe(200);
       expect(rest.body).toEqual({
         '@odata.context': `${PUBLIC_BASE}/beta/$metadata#${PATH}('${id}')/results`,
@@ -190,7 +183,7 @@ describe('$expand=results is bounded', () => {
       const tenant = await newTenant();
       const id = await seedRequest(t, tenant);
       const results = await seedResults(t, tenant, id, 1500, 4000);
-      const res = await get(`${REQUESTS}/${id}?$expand=results`, tenant);
+      const res = await t.get(`${REQUESTS}/${id}?$expand=results`, tenant);
       expect(res.status).toBe(200);
       const body = res.body as Item;
       expect(body.results).toEqual(results.slice(0, LIMIT));
@@ -210,14 +203,14 @@ describe('$expand=results is bounded', () => {
       const none = await seedRequest(t, tenant, 1);
       const manyResults = await seedResults(t, tenant, many, LIMIT + 5);
       const exactResults = await seedResults(t, tenant, exact, LIMIT);
-      const first = await get(`${REQUESTS}?$expand=results&$top=2`, tenant);
+      const first = await t.get(`${REQUESTS}?$expand=results&$top=2`, tenant);
       expect(first.status, first.text).toBe(200);
       const page = first.body as Collection<Item>;
       expect(page.value.map((item) => [item.id, item.results, item['results@odata.nextLink']])).toEqual([
         [none, [], undefined],
         [exact, exactResults, undefined],
       ]);
-      const second = await get(pathOf(page['@odata.nextLink']!), tenant);
+      const second = await t.get(pathOf(page['@odata.nextLink']!), tenant);
       expect(second.status, second.text).toBe(200);
       const [item] = (second.body as Collection<Item>).value;
       expect((second.body as Collection<Item>).value).toHaveLength(1);
@@ -232,7 +225,7 @@ describe('$expand=results is bounded', () => {
       const tenant = await newTenant();
       const id = await seedRequest(t, tenant);
       const results = await seedResults(t, tenant, id, LIMIT + 3);
-      const res = await get(`${REQUESTS}?$select=status&$expand=results`, tenant);
+      const res = await t.get(`${REQUESTS}?$select=status&$expand=results`, tenant);
       expect(res.status, res.text).toBe(200);
       expect(res.body).toEqual({
         '@odata.context': `${CONTEXT}(status,results())`,
@@ -252,20 +245,11 @@ describe('$expand=results is bounded', () => {
       const tenant = await newTenant();
       const ids = [await seedRequest(t, tenant, 2), await seedRequest(t, tenant, 1)];
       for (const id of ids) await seedResults(t, tenant, id, 300);
-      const dataSource: { logger: Logger } = t.app.get(DataSource);
-      const logger = dataSource.logger;
-      const captured: { sql: string; parameters: unknown[] }[] = [];
-      // The statements the service sends, as TypeORM's logger sees them (see Database.query).
-      dataSource.logger = Object.assign(Object.create(logger) as Logger, {
-        logQuery: (sql: string, parameters?: unknown[]) => void captured.push({ sql, parameters: parameters ?? [] }),
+      const sent = await statementsSent(t, async () => {
+        expect((await t.get(`${REQUESTS}?$expand=results`, tenant)).status).toBe(200);
+        expect((await t.get(`${REQUESTS}/${ids[0]}?$expand=results`, tenant)).status).toBe(200);
       });
-      try {
-        expect((await get(`${REQUESTS}?$expand=results`, tenant)).status).toBe(200);
-        expect((await get(`${REQUESTS}/${ids[0]}?$expand=results`, tenant)).status).toBe(200);
-      } finally {
-        dataSource.logger = logger;
-      }
-      const reads = captured.filter(({ sql }) => sql.includes('threat_assessment_results'));
+      const reads = sent.filter(({ sql }) => sql.includes('threat_assessment_results'));
       expect(reads).toHaveLength(2);
       for (const [{ sql, parameters }, requests] of reads.map((read, i) => [read, i === 0 ? 2 : 1] as const)) {
         const { rows } = await t.db.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
@@ -283,19 +267,29 @@ describe('$expand=results is bounded', () => {
       const id = await seedRequest(t, tenant);
       await seedResults(t, tenant, id, LIMIT + 1);
       const link = pathOf(
-        ((await get(`${REQUESTS}/${id}?$expand=results`, tenant)).body as Item)['results@odata.nextLink']!,
+        ((await t.get(`${REQUESTS}/${id}?$expand=results`, tenant)).body as Item)['results@odata.nextLink']!,
       );
       const skiptoken = new URL(link, PUBLIC_BASE).searchParams.get('$skiptoken')!;
-      expectGraphError(await get(link, await newTenant()), 400, 'invalidRequest', /skiptoken/);
+      expectGraphError(await t.get(link, await newTenant()), 400, 'invalidRequest', /skiptoken/);
       const other = await seedRequest(t, tenant);
       expectGraphError(
-        await get(`${REQUESTS}/${other}/results?$skiptoken=${skiptoken}`, tenant),
+        await t.get(`${REQUESTS}/${other}/results?$skiptoken=${skiptoken}`, tenant),
         400,
         'invalidRequest',
         /skiptoken/,
       );
-      expectGraphError(await get(`${link}&$orderby=createdDateTime desc`, tenant), 400, 'invalidRequest', /skiptoken/);
-      expectGraphError(await get(`${link}&$filter=resultType eq 'rescan'`, tenant), 400, 'invalidRequest', /skiptoken/);
+      expectGraphError(
+        await t.get(`${link}&$orderby=createdDateTime desc`, tenant),
+        400,
+        'invalidRequest',
+        /skiptoken/,
+      );
+      expectGraphError(
+        await t.get(`${link}&$filter=resultType eq 'rescan'`, tenant),
+        400,
+        'invalidRequest',
+        /skiptoken/,
+      );
     });
   });
 });

@@ -18,7 +18,7 @@ import {
 } from '../../src/threat-assessment/threat-assessment.enums.js';
 import { REQUESTS_FILTER, RESULTS_FILTER } from '../../src/threat-assessment/threat-assessment.filters.js';
 import { REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
-import { insertRequests } from '../support/seed.js';
+import { insertRequests, insertResults } from '../support/seed.js';
 import { newTenant, type TestIdentity } from '../support/tokens.js';
 
 /**
@@ -134,17 +134,10 @@ async function insertRequestRows(t: TestApp, tenantId: string, rows: readonly Re
 
 async function insertResultRows(t: TestApp, tenantId: string, requestId: string, rows: readonly ResultRow[]) {
   await t.db.query('DELETE FROM threat_assessment_results WHERE id = ANY($1::uuid[])', [rows.map((r) => r.id)]);
-  await t.db.query(
-    `INSERT INTO threat_assessment_results (id, tenant_id, request_id, created_date_time, result_type, message)
-     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::varchar[], $6::varchar[])`,
-    [
-      rows.map((r) => r.id),
-      rows.map(() => tenantId),
-      rows.map(() => requestId),
-      rows.map((r) => r.createdDateTime),
-      rows.map((r) => r.resultType),
-      rows.map((_, i) => `differential ${i}`),
-    ],
+  await insertResults(
+    t.db,
+    tenantId,
+    rows.map((row, i) => ({ ...row, requestId, message: `differential ${i}` })),
   );
 }
 
@@ -404,7 +397,7 @@ async function walk(
   const items: Record<string, unknown>[] = [];
   let pages = 0;
   for (let next: string | undefined = path; next;) {
-    const res = await t.http.get(next).set('authorization', `Bearer ${who.token}`);
+    const res = await t.get(next, who);
     expect(res.status, `${decodeURIComponent(next)}\n${res.text}`).toBe(200);
     const body = res.body as { value: Record<string, unknown>[]; '@odata.nextLink'?: string; '@odata.count'?: number };
     pages += 1;
@@ -425,7 +418,7 @@ async function walk(
 }
 
 async function countOf(t: TestApp, who: TestIdentity, path: string): Promise<number> {
-  const res = await t.http.get(path).set('authorization', `Bearer ${who.token}`);
+  const res = await t.get(path, who);
   expect(res.status, res.text).toBe(200);
   expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
   return Number(res.text);
@@ -492,6 +485,31 @@ describe('$filter: PostgreSQL against the in-memory evaluator', () => {
   });
   afterAll(() => t?.close());
 
+  /**
+   * Sends `c` to the collection at `path` (every page, and its `$count`), checks the ids answered, in
+   * order, against the oracle's selection of `rows`, and tallies the run.
+   */
+  async function check<R extends { id: string; createdDateTime: Date }>(
+    path: string,
+    spec: FilterSpec,
+    rows: readonly R[],
+    c: Case,
+    tally: Tally,
+  ): Promise<{ items: Record<string, unknown>[]; expected: R[] }> {
+    const text = textOf(c);
+    const expected = sortRows(select(c.node, spec, rows), c.order);
+    const filter = encoders[c.encoding](text);
+    const options = `$filter=${filter}&$orderby=createdDateTime%20${c.order}&$top=${c.top}${c.count ? '&$count=true' : ''}${c.select ? `&$select=${c.select}` : ''}`;
+    const { items, pages } = await walk(t, tenant, `${path}?${options}`, c.top, c.count ? expected.length : undefined);
+    expect(
+      items.map((item) => item.id),
+      text,
+    ).toEqual(expected.map((row) => row.id));
+    expect(await countOf(t, tenant, `${path}/$count?$filter=${filter}`), text).toBe(expected.length);
+    tallyRun(tally, expected.length, rows.length, pages);
+    return { items, expected };
+  }
+
   it(`lists requests in exactly the order and number the in-memory evaluation gives, over ${REQUEST_RUNS} random filters`, async () => {
     const seeded = [...new Set(requests.map((r) => r.createdDateTime.getTime()))].map((ms) => new Date(ms));
     const tally = newTally();
@@ -503,22 +521,7 @@ describe('$filter: PostgreSQL against the in-memory evaluator', () => {
     ];
     await fc.assert(
       fc.asyncProperty(caseArbitrary(filterTree(REQUESTS_FILTER, seeded), selects), async (c) => {
-        const text = textOf(c);
-        const expected = sortRows(select(c.node, REQUESTS_FILTER, requests), c.order);
-        const filter = encoders[c.encoding](text);
-        const options = `$filter=${filter}&$orderby=createdDateTime%20${c.order}&$top=${c.top}${c.count ? '&$count=true' : ''}${c.select ? `&$select=${c.select}` : ''}`;
-        const { items, pages } = await walk(
-          t,
-          tenant,
-          `${REQUESTS}?${options}`,
-          c.top,
-          c.count ? expected.length : undefined,
-        );
-
-        expect(
-          items.map((item) => item.id),
-          text,
-        ).toEqual(expected.map((row) => row.id));
+        const { items, expected } = await check(REQUESTS, REQUESTS_FILTER, requests, c, tally);
         const byId = new Map(expected.map((row) => [row.id, row]));
         for (const item of items) {
           const row = byId.get(item.id as string)!;
@@ -531,8 +534,6 @@ describe('$filter: PostgreSQL against the in-memory evaluator', () => {
             expect(item[field], field).toBe(value instanceof Date ? value.toISOString() : value);
           }
         }
-        expect(await countOf(t, tenant, `${REQUESTS}/$count?$filter=${filter}`), text).toBe(expected.length);
-        tallyRun(tally, expected.length, requests.length, pages);
       }),
       { numRuns: REQUEST_RUNS, seed: SEED },
     );
@@ -549,29 +550,13 @@ describe('$filter: PostgreSQL against the in-memory evaluator', () => {
       fc.asyncProperty(
         caseArbitrary(filterTree(RESULTS_FILTER, seeded), [undefined, 'resultType', 'createdDateTime']),
         async (c) => {
-          const text = textOf(c);
-          const expected = sortRows(select(c.node, RESULTS_FILTER, results), c.order);
-          const filter = encoders[c.encoding](text);
-          const options = `$filter=${filter}&$orderby=createdDateTime%20${c.order}&$top=${c.top}${c.count ? '&$count=true' : ''}${c.select ? `&$select=${c.select}` : ''}`;
-          const { items, pages } = await walk(
-            t,
-            tenant,
-            `${path}?${options}`,
-            c.top,
-            c.count ? expected.length : undefined,
-          );
-          expect(
-            items.map((item) => item.id),
-            text,
-          ).toEqual(expected.map((row) => row.id));
+          const { items, expected } = await check(path, RESULTS_FILTER, results, c, tally);
           for (const [i, item] of items.entries()) {
             expect(item['@odata.type']).toBe('#microsoft.graph.threatAssessmentResult');
             if (!c.select || c.select === 'resultType') expect(item.resultType).toBe(expected[i].resultType);
             if (!c.select || c.select === 'createdDateTime')
               expect(item.createdDateTime).toBe(expected[i].createdDateTime.toISOString());
           }
-          expect(await countOf(t, tenant, `${path}/$count?$filter=${filter}`), text).toBe(expected.length);
-          tallyRun(tally, expected.length, results.length, pages);
         },
       ),
       { numRuns: RESULT_RUNS, seed: SEED },

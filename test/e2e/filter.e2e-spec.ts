@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RequestKind } from '../../src/threat-assessment/request-types.js';
 import { expectGraphError } from '../support/graph.js';
-import { insertRequests } from '../support/seed.js';
+import { insertRequests, insertResults } from '../support/seed.js';
 import { PUBLIC_BASE, REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
 import { newTenant, type TestIdentity } from '../support/tokens.js';
 
@@ -49,19 +49,12 @@ interface SeedResult {
   createdDateTime: string;
 }
 
-async function insertResults(db: pg.Pool, tenantId: string, requestId: string, rows: readonly SeedResult[]) {
+async function seedResults(db: pg.Pool, tenantId: string, requestId: string, rows: readonly SeedResult[]) {
   const seeded = rows.map((row) => ({ ...row, id: randomUUID() }));
-  await db.query(
-    `INSERT INTO threat_assessment_results (id, tenant_id, request_id, created_date_time, result_type, message)
-     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::varchar[], $6::varchar[])`,
-    [
-      seeded.map((r) => r.id),
-      seeded.map(() => tenantId),
-      seeded.map(() => requestId),
-      seeded.map((r) => r.createdDateTime),
-      seeded.map((r) => r.resultType),
-      seeded.map((r) => `verdict ${r.label}`),
-    ],
+  await insertResults(
+    db,
+    tenantId,
+    seeded.map((row) => ({ ...row, requestId, message: `verdict ${row.label}` })),
   );
   return seeded;
 }
@@ -124,14 +117,12 @@ describe('$filter', () => {
   });
   afterAll(() => t.close());
 
-  const get = (path: string, who: TestIdentity) => t.http.get(path).set('authorization', `Bearer ${who.token}`);
-
   /** A fresh tenant holding FIXTURE, and m1's results. */
   async function fixture() {
     const tenant = await newTenant();
     const requests = await seedRequests(t.db, tenant.tenantId, FIXTURE);
     const m1 = requests.find((r) => r.label === 'm1')!;
-    const results = await insertResults(t.db, tenant.tenantId, m1.id, RESULTS_FIXTURE);
+    const results = await seedResults(t.db, tenant.tenantId, m1.id, RESULTS_FIXTURE);
     const labelOf = new Map([...requests, ...results].map((row) => [row.id, row.label]));
     const byLabel = new Map([...requests, ...results].map((row) => [row.label, row]));
     return {
@@ -144,14 +135,14 @@ describe('$filter', () => {
   }
 
   const list = async (path: string, who: TestIdentity): Promise<Collection> => {
-    const res = await get(path, who);
+    const res = await t.get(path, who);
     expect(res.status, res.text).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     return res.body as Collection;
   };
 
   const count = async (path: string, who: TestIdentity): Promise<number> => {
-    const res = await get(path, who);
+    const res = await t.get(path, who);
     expect(res.status, res.text).toBe(200);
     expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(res.text).toMatch(/^(0|[1-9]\d*)$/);
@@ -278,7 +269,7 @@ describe('$filter', () => {
         labels(await list(`${REQUESTS}?$filter=createdDateTime%20gt%202026-01-01T01:00:00%2B01:00`, tenant)),
       ).toEqual(['u3', 'f2', 'e1', 'u1']);
       expectGraphError(
-        await get(`${REQUESTS}?$filter=createdDateTime%20gt%202026-01-01T01:00:00+01:00`, tenant),
+        await t.get(`${REQUESTS}?$filter=createdDateTime%20gt%202026-01-01T01:00:00+01:00`, tenant),
         400,
         'invalidRequest',
         /^Invalid date-time literal at position 19; .*a '\+' in a URL reads as a space: send it as %2B$/,
@@ -413,7 +404,7 @@ describe('$filter', () => {
     it('combines with $orderby, $top, $select and $count=true, and never reaches another request’s results', async () => {
       const { tenant, labels, m1, idOf } = await fixture();
       const sibling = await seedRequests(t.db, tenant.tenantId, [{ ...FIXTURE[0], label: 'sibling' }]);
-      await insertResults(t.db, tenant.tenantId, sibling[0].id, RESULTS_FIXTURE);
+      await seedResults(t.db, tenant.tenantId, sibling[0].id, RESULTS_FIXTURE);
       const filter = graphEncode("resultType eq 'rescan' or resultType eq 'unknownFutureValue'");
       const body = await list(
         `${REQUESTS}/${m1.id}/results?$filter=${filter}&$orderby=createdDateTime desc&$top=2&$count=true&$select=resultType`,
@@ -435,19 +426,19 @@ describe('$filter', () => {
       const { tenant, m1 } = await fixture();
       const results = `${REQUESTS}/${m1.id}/results`;
       expectGraphError(
-        await get(`${results}?$filter=${graphEncode("isof('microsoft.graph.urlAssessmentRequest')")}`, tenant),
+        await t.get(`${results}?$filter=${graphEncode("isof('microsoft.graph.urlAssessmentRequest')")}`, tenant),
         400,
         'invalidRequest',
         /isof is not supported on this collection/,
       );
       expectGraphError(
-        await get(`${results}/$count?$filter=${graphEncode("contentType eq 'mail'")}`, tenant),
+        await t.get(`${results}/$count?$filter=${graphEncode("contentType eq 'mail'")}`, tenant),
         400,
         'invalidRequest',
         /^Unknown property 'contentType' in \$filter at position 0; filterable properties are: resultType, createdDateTime$/,
       );
       expectGraphError(
-        await get(`${results}?$filter=${graphEncode("resultType eq 'Rescan'")}`, tenant),
+        await t.get(`${results}?$filter=${graphEncode("resultType eq 'Rescan'")}`, tenant),
         400,
         'invalidRequest',
         /did you mean 'rescan'\?/,
@@ -458,12 +449,12 @@ describe('$filter', () => {
       const tenant = await newTenant();
       const missing = `${REQUESTS}/${randomUUID()}/results`;
       expectGraphError(
-        await get(`${missing}?$filter=${graphEncode("resultType eq 'rescan'")}`, tenant),
+        await t.get(`${missing}?$filter=${graphEncode("resultType eq 'rescan'")}`, tenant),
         404,
         'itemNotFound',
       );
       expectGraphError(
-        await get(`${missing}/$count?$filter=${graphEncode("resultType eq 'rescan'")}`, tenant),
+        await t.get(`${missing}/$count?$filter=${graphEncode("resultType eq 'rescan'")}`, tenant),
         404,
         'itemNotFound',
       );
@@ -516,9 +507,14 @@ describe('$filter', () => {
       ["isof('microsoft.graph.urlAssessmentRequest','x')", /isof takes a single type name/],
     ])('answers 400 invalidRequest for %j, saying where', async (filter, message) => {
       const tenant = await newTenant();
-      expectGraphError(await get(`${REQUESTS}?$filter=${graphEncode(filter)}`, tenant), 400, 'invalidRequest', message);
       expectGraphError(
-        await get(`${REQUESTS}/$count?$filter=${graphEncode(filter)}`, tenant),
+        await t.get(`${REQUESTS}?$filter=${graphEncode(filter)}`, tenant),
+        400,
+        'invalidRequest',
+        message,
+      );
+      expectGraphError(
+        await t.get(`${REQUESTS}/$count?$filter=${graphEncode(filter)}`, tenant),
         400,
         'invalidRequest',
         message,
@@ -527,10 +523,10 @@ describe('$filter', () => {
 
     it('answers 400 for an empty or repeated $filter', async () => {
       const tenant = await newTenant();
-      expectGraphError(await get(`${REQUESTS}?$filter=`, tenant), 400, 'invalidRequest', /\$filter is empty/);
-      expectGraphError(await get(`${REQUESTS}?$filter=%20%20`, tenant), 400, 'invalidRequest', /\$filter is empty/);
+      expectGraphError(await t.get(`${REQUESTS}?$filter=`, tenant), 400, 'invalidRequest', /\$filter is empty/);
+      expectGraphError(await t.get(`${REQUESTS}?$filter=%20%20`, tenant), 400, 'invalidRequest', /\$filter is empty/);
       expectGraphError(
-        await get(
+        await t.get(
           `${REQUESTS}?$filter=${graphEncode("status eq 'pending'")}&filter=${graphEncode("status eq 'pending'")}`,
           tenant,
         ),
@@ -581,7 +577,7 @@ describe('$filter', () => {
         `${REQUESTS}/$count?$filter=${graphEncode(filter)}`,
       ]) {
         const started = performance.now();
-        const res = await get(path, tenant);
+        const res = await t.get(path, tenant);
         expect(performance.now() - started).toBeLessThan(1000);
         expectGraphError(res, 400, 'invalidRequest', message);
         // The message echoes at most a short slice of the input.
@@ -702,7 +698,7 @@ describe('$filter', () => {
         const tenant = await newTenant();
         await seedRequests(own.db, tenant.tenantId, FIXTURE);
         for (const extra of ['state={a|b}', 'state=%ZZ', 'state=a^b`c']) {
-          const res = await own.http.get(`${REQUESTS}?$top=2&${extra}`).set('authorization', `Bearer ${tenant.token}`);
+          const res = await own.get(`${REQUESTS}?$top=2&${extra}`, tenant);
           expect(res.status, res.text).toBe(200);
           const link = (res.body as Collection)['@odata.nextLink']!;
           expect(link.slice(link.indexOf('?') + 1)).toMatch(/^(?:[\w\-.~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$/);
@@ -732,19 +728,19 @@ describe('$filter', () => {
       ];
       for (const path of refused) {
         expectGraphError(
-          await get(path, tenant),
+          await t.get(path, tenant),
           400,
           'invalidRequest',
           /^The \$skiptoken is invalid, or does not belong to this query\.$/,
         );
       }
-      expectGraphError(await get(pathOf(link.href), await newTenant()), 400, 'invalidRequest', /\$skiptoken/);
+      expectGraphError(await t.get(pathOf(link.href), await newTenant()), 400, 'invalidRequest', /\$skiptoken/);
       // The link itself still works, and a filter added to an unfiltered link is refused too.
       expect((await list(pathOf(link.href), tenant)).value).toHaveLength(4);
       const unfiltered = await list(`${REQUESTS}?$top=4`, tenant);
       const addFilter = new URL(unfiltered['@odata.nextLink']!);
       addFilter.searchParams.set('$filter', "contentType eq 'url'");
-      expectGraphError(await get(pathOf(addFilter.href), tenant), 400, 'invalidRequest', /\$skiptoken/);
+      expectGraphError(await t.get(pathOf(addFilter.href), tenant), 400, 'invalidRequest', /\$skiptoken/);
     });
   });
 });

@@ -404,7 +404,7 @@ describe('query option fuzzing', () => {
       `$top=3&$filter=${encodeComponent("contentType eq 'url'")}`,
       '$top=1&$orderby=createdDateTime%20asc',
     ]) {
-      const res = await t.http.get(`${REQUESTS}?${query}`).set('authorization', `Bearer ${tenant.token}`);
+      const res = await t.get(`${REQUESTS}?${query}`, tenant);
       expect(res.status, res.text).toBe(200);
       skiptokens.push(
         new URL((res.body as { '@odata.nextLink': string })['@odata.nextLink']).searchParams.get('$skiptoken')!,
@@ -458,7 +458,7 @@ describe('query option fuzzing', () => {
   async function send(c: FuzzCase): Promise<Answer> {
     const target = targetOf(c);
     if (c.encoding === 'raw' || c.encoding === 'rawBytes') return rawGet(port, target, tenant.token);
-    const res = await t.http.get(target).set('authorization', `Bearer ${tenant.token}`);
+    const res = await t.get(target, tenant);
     return { status: res.status, headers: res.headers, text: res.text, body: res.body as unknown };
   }
 

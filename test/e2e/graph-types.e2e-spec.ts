@@ -81,7 +81,7 @@ describe("Responses parse against Graph's own description of the types", () => {
   let t: TestApp;
   let tenant: TestIdentity;
   const ids: string[] = [];
-  const get = (path: string) => t.http.get(path).set('authorization', `Bearer ${tenant.token}`);
+  const get = (path: string) => t.get(path, tenant);
 
   beforeAll(async () => {
     t = await startTestApp();

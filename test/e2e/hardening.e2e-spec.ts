@@ -57,7 +57,7 @@ describe('Bounds, headers, CORS, metrics and docs exposure', () => {
 
   it('sets security headers on every response, with a CSP that lets Swagger UI load', async () => {
     for (const path of [REQUESTS, '/docs', '/health/live', '/nope']) {
-      const res = await t.http.get(path).set('authorization', `Bearer ${tenant.token}`).redirects(1);
+      const res = await t.get(path, tenant).redirects(1);
       expect(res.headers['x-content-type-options']).toBe('nosniff');
       expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
       expect(res.headers['referrer-policy']).toBe('no-referrer');
@@ -92,7 +92,7 @@ describe('Bounds, headers, CORS, metrics and docs exposure', () => {
   });
 
   it('exposes Prometheus metrics: request durations by route template and status, pool gauges', async () => {
-    await t.http.get(`${REQUESTS}/0f8fad5b-d9cb-469f-a165-70867728950e`).set('authorization', `Bearer ${tenant.token}`);
+    await t.get(`${REQUESTS}/0f8fad5b-d9cb-469f-a165-70867728950e`, tenant);
     const res = await t.http.get('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);

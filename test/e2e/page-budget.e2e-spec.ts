@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { DataSource, type Logger } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PAGE_BUDGET_BYTES } from '../../src/odata/page-budget.js';
 import { EXPANDED_RESULTS_LIMIT } from '../../src/threat-assessment/threat-assessment.query-specs.js';
-import { insertRequests } from '../support/seed.js';
+import { insertRequests, insertResults } from '../support/seed.js';
+import { statementsSent } from '../support/statements-sent.js';
 import { PUBLIC_BASE, REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
 import { newTenant, type TestIdentity } from '../support/tokens.js';
 
@@ -42,10 +42,10 @@ async function seedResults(t: TestApp, who: TestIdentity, requestIds: string[], 
       at: new Date(START + Math.floor(i / 3)).toISOString(),
     })),
   );
-  await t.db.query(
-    `INSERT INTO threat_assessment_results (id, tenant_id, request_id, created_date_time, result_type, message)
-     SELECT id, $1, request_id, at, 'rescan', $5 FROM unnest($2::uuid[], $3::uuid[], $4::timestamptz[]) AS s(id, request_id, at)`,
-    [who.tenantId, rows.map((r) => r.id), rows.map((r) => r.requestId), rows.map((r) => r.at), message],
+  await insertResults(
+    t.db,
+    who.tenantId,
+    rows.map((r) => ({ ...r, createdDateTime: r.at, message })),
   );
   return rows
     .sort((a, b) => compare(a.requestId, b.requestId) || compare(a.at, b.at) || compare(a.id, b.id))
@@ -67,15 +67,13 @@ describe('a page ends within the page budget', () => {
   });
   afterAll(() => t.close());
 
-  const get = (path: string, who: TestIdentity) => t.http.get(path).set('authorization', `Bearer ${who.token}`);
-
   /** Follows next links to the end; each link keeps the original options (less `$skip`) and adds one `$skiptoken`. */
   async function walk(path: string, query: string, who: TestIdentity): Promise<Walked> {
     const walked: Walked = { pages: [], bodies: [] };
     let next: string | undefined = `${path}?${query}`;
     while (next) {
       expect(walked.pages.length, 'the walk does not end').toBeLessThan(500);
-      const res = await get(next, who);
+      const res = await t.get(next, who);
       expect(res.status, res.text.slice(0, 500)).toBe(200);
       walked.pages.push(res.body as Page);
       walked.bodies.push(Buffer.byteLength(res.text, 'utf8'));
@@ -107,11 +105,16 @@ describe('a page ends within the page budget', () => {
   }
   const idsOf = ({ pages }: Walked) => pages.flatMap((page) => page.value.map((item) => item.id));
 
+  /** One request with `n` results of 4,000 characters: a page's budget holds a few hundred. */
+  async function requestWithLongResults(who: TestIdentity, n: number) {
+    const [id] = await seedRequests(t, who, 1);
+    return { id, results: await seedResults(t, who, [id], n, 'm'.repeat(4000)) };
+  }
+
   describe('GET …/threatAssessmentRequests/{id}/results', () => {
     it('answers 400 results of 4,000 characters in pages under 1 MiB, and the links lead to each once, in order', async () => {
       const tenant = await newTenant();
-      const [id] = await seedRequests(t, tenant, 1);
-      const results = await seedResults(t, tenant, [id], 400, 'm'.repeat(4000));
+      const { id, results } = await requestWithLongResults(tenant, 400);
       const walked = await walk(`${REQUESTS}/${id}/results`, '$top=999&$count=true', tenant);
       expect(walked.pages[0].value.length).toBeLessThan(400);
       expect(walked.pages[0].value.length).toBeGreaterThan(200);
@@ -145,8 +148,7 @@ describe('a page ends within the page budget', () => {
 
     it('cuts newest first and with $filter alike, the links signed for that order and filter', async () => {
       const tenant = await newTenant();
-      const [id] = await seedRequests(t, tenant, 1);
-      const results = await seedResults(t, tenant, [id], 300, 'm'.repeat(4000));
+      const { id, results } = await requestWithLongResults(tenant, 300);
       const walked = await walk(
         `${REQUESTS}/${id}/results`,
         `$orderby=${encodeURIComponent('createdDateTime desc')}&$filter=${encodeURIComponent("resultType eq 'rescan'")}&$top=999`,
@@ -159,8 +161,7 @@ describe('a page ends within the page budget', () => {
 
     it('skips once with $skip, then the links continue after the last item that fitted', async () => {
       const tenant = await newTenant();
-      const [id] = await seedRequests(t, tenant, 1);
-      const results = await seedResults(t, tenant, [id], 400, 'm'.repeat(4000));
+      const { id, results } = await requestWithLongResults(tenant, 400);
       const walked = await walk(`${REQUESTS}/${id}/results`, '$skip=7&$top=999', tenant);
       expect(walked.pages).toHaveLength(2);
       expectFull(walked, 999);
@@ -169,8 +170,7 @@ describe('a page ends within the page budget', () => {
 
     it('measures what is sent: with $select leaving the message out, all 400 fit one page', async () => {
       const tenant = await newTenant();
-      const [id] = await seedRequests(t, tenant, 1);
-      const results = await seedResults(t, tenant, [id], 400, 'm'.repeat(4000));
+      const { id, results } = await requestWithLongResults(tenant, 400);
       const walked = await walk(`${REQUESTS}/${id}/results`, '$select=resultType&$top=999', tenant);
       expect(walked.pages).toHaveLength(1);
       expect(idsOf(walked)).toEqual(results);
@@ -229,19 +229,10 @@ describe('a page ends within the page budget', () => {
       const tenant = await newTenant();
       const requests = await seedRequests(t, tenant, 60);
       await seedResults(t, tenant, requests, EXPANDED_RESULTS_LIMIT + 1, 'm'.repeat(4000));
-      const dataSource: { logger: Logger } = t.app.get(DataSource);
-      const logger = dataSource.logger;
-      const captured: { sql: string; parameters: unknown[] }[] = [];
-      // The statements the service sends, as TypeORM's logger sees them (see Database.query).
-      dataSource.logger = Object.assign(Object.create(logger) as Logger, {
-        logQuery: (sql: string, parameters?: unknown[]) => void captured.push({ sql, parameters: parameters ?? [] }),
+      const sent = await statementsSent(t, async () => {
+        expect((await t.get(`${REQUESTS}?$top=999&$expand=results`, tenant)).status).toBe(200);
       });
-      try {
-        expect((await get(`${REQUESTS}?$top=999&$expand=results`, tenant)).status).toBe(200);
-      } finally {
-        dataSource.logger = logger;
-      }
-      const [read] = captured.filter(({ sql }) => sql.includes('threat_assessment_results'));
+      const [read] = sent.filter(({ sql }) => sql.includes('threat_assessment_results'));
       const { rows } = await t.db.query<{ bytes: number }>(
         `SELECT sum(octet_length(message))::int AS bytes FROM (${read.sql}) loaded`,
         read.parameters,

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newTenant, type TestIdentity } from '../support/tokens.js';
-import { insertRequests } from '../support/seed.js';
+import { insertRequests, insertResults } from '../support/seed.js';
 import { countRows, PUBLIC_BASE, REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
 import { expectGraphError } from '../support/graph.js';
 
@@ -38,10 +38,10 @@ async function seedRequests(db: pg.Pool, who: TestIdentity, at: Date[]): Promise
 
 async function seedResults(db: pg.Pool, who: TestIdentity, requestId: string, at: Date[]): Promise<Row[]> {
   const rows = at.map((date) => ({ id: randomUUID(), createdDateTime: date.toISOString() }));
-  await db.query(
-    `INSERT INTO threat_assessment_results (id, tenant_id, request_id, created_date_time, result_type, message)
-     SELECT id, $1, $2, at, 'rescan', 'verdict' FROM unnest($3::uuid[], $4::timestamptz[]) AS s(id, at)`,
-    [who.tenantId, requestId, rows.map((r) => r.id), rows.map((r) => r.createdDateTime)],
+  await insertResults(
+    db,
+    who.tenantId,
+    rows.map((r) => ({ ...r, requestId })),
   );
   return rows;
 }
@@ -66,8 +66,6 @@ describe('paging with @odata.nextLink', () => {
   });
   afterAll(() => t.close());
 
-  const get = (path: string, who: TestIdentity) => t.http.get(path).set('authorization', `Bearer ${who.token}`);
-
   /**
    * Follows next links from `path?query` to the end, checking each link: absolute, on the public base,
    * the same path, the original options repeated (less `$skip`) and one `$skiptoken` added.
@@ -79,7 +77,7 @@ describe('paging with @odata.nextLink', () => {
     );
     let next: string | undefined = query ? `${path}?${query}` : path;
     while (next) {
-      const res = await get(next, who);
+      const res = await t.get(next, who);
       expect(res.status, res.text).toBe(200);
       const page = res.body as Page;
       pages.push(page);
@@ -140,7 +138,7 @@ describe('paging with @odata.nextLink', () => {
       const pages = await walk(REQUESTS, '$top=7', tenant);
       expectWalk(pages, sorted(rows, 'desc'), 7);
       expect(pages).toHaveLength(3);
-      const single = await get(`${REQUESTS}?$top=21`, tenant);
+      const single = await t.get(`${REQUESTS}?$top=21`, tenant);
       expect(single.body['@odata.nextLink']).toBeUndefined();
       expect(single.body.value).toHaveLength(21);
     });
@@ -169,7 +167,7 @@ describe('paging with @odata.nextLink', () => {
     it('keeps the option names as the client wrote them, and takes $skipToken in any case', async () => {
       const tenant = await newTenant();
       const rows = await seedRequests(t.db, tenant, instants(10, 10));
-      const first = await get(`${REQUESTS}?%24TOP=4&$OrderBy=createdDateTime%20asc`, tenant);
+      const first = await t.get(`${REQUESTS}?%24TOP=4&$OrderBy=createdDateTime%20asc`, tenant);
       expect(first.status, first.text).toBe(200);
       const link = first.body['@odata.nextLink'] as string;
       expect(link).toMatch(
@@ -180,7 +178,7 @@ describe('paging with @odata.nextLink', () => {
       const token = skiptokenOf(link);
       const expected = sorted(rows, 'asc');
       for (const name of ['$skiptoken', '$skipToken', '$SKIPTOKEN', 'skiptoken', '%24skiptoken']) {
-        const res = await get(`${REQUESTS}?$top=4&$orderby=createdDateTime asc&${name}=${token}`, tenant);
+        const res = await t.get(`${REQUESTS}?$top=4&$orderby=createdDateTime asc&${name}=${token}`, tenant);
         expect(res.status, res.text).toBe(200);
         expect(res.body.value.map((item: Row) => item.id)).toEqual(expected.slice(4, 8));
       }
@@ -189,7 +187,7 @@ describe('paging with @odata.nextLink', () => {
     it('neither repeats nor skips an item when newer requests arrive between pages', async () => {
       const tenant = await newTenant();
       const rows = await seedRequests(t.db, tenant, instants(30, 6));
-      const first = await get(`${REQUESTS}?$top=10`, tenant);
+      const first = await t.get(`${REQUESTS}?$top=10`, tenant);
       await seedRequests(t.db, tenant, instants(5, 5, Date.parse('2026-04-01T00:00:00.000Z')));
       const rest = await walk(REQUESTS, `$top=10&$skiptoken=${skiptokenOf(first.body['@odata.nextLink'])}`, tenant);
       const seen = [...first.body.value, ...rest.flatMap((p) => p.value)].map((item: Row) => item.id);
@@ -252,14 +250,14 @@ describe('paging with @odata.nextLink', () => {
 
   describe('$skiptoken that does not belong', () => {
     const firstLink = async (path: string, who: TestIdentity) => {
-      const res = await get(path, who);
+      const res = await t.get(path, who);
       expect(res.status, res.text).toBe(200);
       return res.body['@odata.nextLink'] as string;
     };
     /** Refused as 400 invalidRequest naming $skiptoken, and nothing written. */
     const expectRefused = async (path: string, who: TestIdentity) => {
       const before = await countRows(t.db, 'threat_assessment_requests', who.tenantId);
-      const res = await get(path, who);
+      const res = await t.get(path, who);
       expectGraphError(res, 400, 'invalidRequest', /\$skiptoken/);
       expect(await countRows(t.db, 'threat_assessment_requests', who.tenantId)).toBe(before);
     };
@@ -308,7 +306,7 @@ describe('paging with @odata.nextLink', () => {
         .map(([at, c]) => token.slice(0, at) + c + token.slice(at + 1));
       await fc.assert(
         fc.asyncProperty(changed, async (forged) => {
-          const res = await get(`${REQUESTS}?$top=3&$skiptoken=${forged}`, tenant);
+          const res = await t.get(`${REQUESTS}?$top=3&$skiptoken=${forged}`, tenant);
           expectGraphError(res, 400, 'invalidRequest', /\$skiptoken/);
         }),
         { numRuns: 80 },
@@ -335,7 +333,7 @@ describe('paging with @odata.nextLink', () => {
       await seedRequests(t.db, b, instants(10, 10));
       const token = skiptokenOf(await firstLink(`${REQUESTS}?$top=3`, a));
       await expectRefused(`${REQUESTS}?$top=3&$skiptoken=${token}`, b);
-      const ok = await get(`${REQUESTS}?$top=3&$skiptoken=${token}`, a);
+      const ok = await t.get(`${REQUESTS}?$top=3&$skiptoken=${token}`, a);
       expect(ok.status, ok.text).toBe(200);
     });
 
@@ -347,7 +345,7 @@ describe('paging with @odata.nextLink', () => {
       const asc = skiptokenOf(await firstLink(`${REQUESTS}?$top=3&$orderby=createdDateTime asc`, tenant));
       await expectRefused(`${REQUESTS}?$top=3&$skiptoken=${asc}`, tenant);
       // Writing the default explicitly is the same order.
-      const same = await get(`${REQUESTS}?$top=3&$orderby=createdDateTime desc&$skiptoken=${desc}`, tenant);
+      const same = await t.get(`${REQUESTS}?$top=3&$orderby=createdDateTime desc&$skiptoken=${desc}`, tenant);
       expect(same.status, same.text).toBe(200);
     });
 
@@ -368,7 +366,7 @@ describe('paging with @odata.nextLink', () => {
       await seedRequests(t.db, tenant, instants(10, 10));
       const other = await startTestApp({ SKIPTOKEN_SECRET: 'another-skiptoken-secret-0123456789-abcdefgh' });
       try {
-        const res = await other.http.get(`${REQUESTS}?$top=3`).set('authorization', `Bearer ${tenant.token}`);
+        const res = await other.get(`${REQUESTS}?$top=3`, tenant);
         const token = skiptokenOf(res.body['@odata.nextLink']);
         await expectRefused(`${REQUESTS}?$top=3&$skiptoken=${token}`, tenant);
       } finally {

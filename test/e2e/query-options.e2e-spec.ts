@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newTenant, type TestIdentity } from '../support/tokens.js';
-import { insertRequests } from '../support/seed.js';
+import { insertRequests, insertResults } from '../support/seed.js';
 import { countRows, PUBLIC_BASE, REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
 import { expectGraphError, URL_REQUEST } from '../support/graph.js';
 
@@ -58,16 +58,10 @@ async function seedResults(
     resultType: 'rescan',
     message: `verdict ${i}`,
   }));
-  await db.query(
-    `INSERT INTO threat_assessment_results (id, tenant_id, request_id, created_date_time, result_type, message)
-     SELECT id, $1, $2, at, 'rescan', message FROM unnest($3::uuid[], $4::timestamptz[], $5::varchar[]) AS s(id, at, message)`,
-    [
-      who.tenantId,
-      requestId,
-      seeded.map((r) => r.id),
-      seeded.map((r) => r.createdDateTime),
-      seeded.map((r) => r.message),
-    ],
+  await insertResults(
+    db,
+    who.tenantId,
+    seeded.map((r) => ({ ...r, requestId })),
   );
   return seeded;
 }
@@ -80,14 +74,13 @@ describe('OData query options', () => {
   });
   afterAll(() => t.close());
 
-  const get = (path: string, who: TestIdentity) => t.http.get(path).set('authorization', `Bearer ${who.token}`);
   const ids = (body: { value: { id: string }[] }) => body.value.map((item) => item.id);
   const newest = (rows: SeededRequest[]) => [...rows].reverse();
   /** Every 400 here is a read: nothing may have been written either. */
   const expectQueryError = async (path: string, who: TestIdentity, code: string, message?: RegExp) => {
     const requests = await countRows(t.db, 'threat_assessment_requests', who.tenantId);
     const results = await countRows(t.db, 'threat_assessment_results', who.tenantId);
-    const res = await get(path, who);
+    const res = await t.get(path, who);
     expectGraphError(res, 400, code, message);
     expect(await countRows(t.db, 'threat_assessment_requests', who.tenantId)).toBe(requests);
     expect(await countRows(t.db, 'threat_assessment_results', who.tenantId)).toBe(results);
@@ -100,7 +93,7 @@ describe('OData query options', () => {
       async (option) => {
         const tenant = await newTenant();
         const rows = await seedRequests(t.db, tenant, 3);
-        const res = await get(`${REQUESTS}?${option}`, tenant);
+        const res = await t.get(`${REQUESTS}?${option}`, tenant);
         expect(res.status, res.text).toBe(200);
         expect(res.body).toEqual({
           '@odata.context': CONTEXT,
@@ -113,7 +106,7 @@ describe('OData query options', () => {
     it.each(['$orderby', '$OrderBy', 'orderby', '%24orderby', '%24ORDERBY'])('reads %s as $orderby', async (name) => {
       const tenant = await newTenant();
       const rows = await seedRequests(t.db, tenant, 3);
-      const res = await get(`${REQUESTS}?${name}=createdDateTime%20asc`, tenant);
+      const res = await t.get(`${REQUESTS}?${name}=createdDateTime%20asc`, tenant);
       expect(res.status, res.text).toBe(200);
       expect(ids(res.body)).toEqual(rows.map((r) => r.id));
     });
@@ -121,7 +114,7 @@ describe('OData query options', () => {
     it.each(['$select', '$SELECT', 'select', '%24select'])('reads %s as $select on an item', async (name) => {
       const tenant = await newTenant();
       const [row] = await seedRequests(t.db, tenant, 1);
-      const res = await get(`${REQUESTS}/${row.id}?${name}=url`, tenant);
+      const res = await t.get(`${REQUESTS}/${row.id}?${name}=url`, tenant);
       expect(res.status, res.text).toBe(200);
       expect(res.body).toEqual({
         '@odata.context': `${CONTEXT}(url)/$entity`,
@@ -134,12 +127,12 @@ describe('OData query options', () => {
     it('ignores parameters that are not OData options', async () => {
       const tenant = await newTenant();
       const rows = await seedRequests(t.db, tenant, 2);
-      const res = await get(`${REQUESTS}?api-version=2&foo=bar`, tenant);
+      const res = await t.get(`${REQUESTS}?api-version=2&foo=bar`, tenant);
       expect(res.status, res.text).toBe(200);
       expect(res.body).toEqual({ '@odata.context': CONTEXT, value: newest(rows) });
-      const item = await get(`${REQUESTS}/${rows[0].id}?foo=bar`, tenant);
+      const item = await t.get(`${REQUESTS}/${rows[0].id}?foo=bar`, tenant);
       expect(item.status, item.text).toBe(200);
-      const count = await get(`${REQUESTS}/$count?foo=bar`, tenant);
+      const count = await t.get(`${REQUESTS}/$count?foo=bar`, tenant);
       expect(count.text).toBe('2');
     });
 
@@ -150,7 +143,7 @@ describe('OData query options', () => {
     ])('answers 400 for the unknown or unsupported option %s', async (option, message) => {
       const tenant = await newTenant();
       await seedRequests(t.db, tenant, 1);
-      const res = await get(`${REQUESTS}?${option}`, tenant);
+      const res = await t.get(`${REQUESTS}?${option}`, tenant);
       expect(res.status).toBe(400);
       expect(['invalidRequest', 'notSupported']).toContain(res.body.error.code);
       await expectQueryError(`${REQUESTS}?${option}`, tenant, res.body.error.code as string, message);
@@ -181,7 +174,7 @@ describe('OData query options', () => {
     it('defaults to 100 items a page', async () => {
       const tenant = await newTenant();
       const rows = await seedRequests(t.db, tenant, 101);
-      const res = await get(REQUESTS, tenant);
+      const res = await t.get(REQUESTS, tenant);
       expect(res.status, res.text).toBe(200);
       expect(res.body.value).toHaveLength(100);
       expect(res.body.value).toEqual(newest(rows).slice(0, 100));
@@ -191,14 +184,14 @@ describe('OData query options', () => {
     it('accepts 1 and 999, with a next link only while items remain', async () => {
       const tenant = await newTenant();
       const rows = await seedRequests(t.db, tenant, 3);
-      const one = await get(`${REQUESTS}?$top=1`, tenant);
+      const one = await t.get(`${REQUESTS}?$top=1`, tenant);
       expect(one.status, one.text).toBe(200);
       expect(one.body.value).toEqual([rows[2]]);
       expect(one.body['@odata.nextLink']).toBeTypeOf('string');
-      const most = await get(`${REQUESTS}?$top=999`, tenant);
+      const most = await t.get(`${REQUESTS}?$top=999`, tenant);
       expect(most.status, most.text).toBe(200);
       expect(most.body).toEqual({ '@odata.context': CONTEXT, value: newest(rows) });
-      const exact = await get(`${REQUESTS}?$top=3`, tenant);
+      const exact = await t.get(`${REQUESTS}?$top=3`, tenant);
       expect(exact.body).toEqual({ '@odata.context': CONTEXT, value: newest(rows) });
     });
 
@@ -223,7 +216,7 @@ describe('OData query options', () => {
         );
       await fc.assert(
         fc.asyncProperty(name, fc.integer({ min: -5, max: 1100 }), async (option, top) => {
-          const res = await get(`${REQUESTS}?${option}=${top}`, tenant);
+          const res = await t.get(`${REQUESTS}?${option}=${top}`, tenant);
           if (top < 1 || top > 999) {
             expectGraphError(res, 400, 'invalidRequest', /\$top/);
             return;
@@ -241,7 +234,7 @@ describe('OData query options', () => {
       const tenant = await newTenant();
       const [request] = await seedRequests(t.db, tenant, 1);
       const results = await seedResults(t.db, tenant, request.id, 3);
-      const res = await get(`${REQUESTS}/${request.id}/results?$top=2`, tenant);
+      const res = await t.get(`${REQUESTS}/${request.id}/results?$top=2`, tenant);
       expect(res.status, res.text).toBe(200);
       expect(res.body.value).toEqual(results.slice(0, 2));
       await expectQueryError(`${REQUESTS}/${request.id}/results?$top=0`, tenant, 'invalidRequest', /\$top/);
@@ -253,16 +246,16 @@ describe('OData query options', () => {
     it('lists requests newest first by default, and as asked with asc or desc', async () => {
       const tenant = await newTenant();
       const rows = await seedRequests(t.db, tenant, 5);
-      const byDefault = await get(REQUESTS, tenant);
+      const byDefault = await t.get(REQUESTS, tenant);
       expect(byDefault.body).toEqual({ '@odata.context': CONTEXT, value: newest(rows) });
-      const asc = await get(`${REQUESTS}?$orderby=createdDateTime asc`, tenant);
+      const asc = await t.get(`${REQUESTS}?$orderby=createdDateTime asc`, tenant);
       expect(asc.body).toEqual({ '@odata.context': CONTEXT, value: rows });
-      const desc = await get(`${REQUESTS}?$orderby=createdDateTime%20desc`, tenant);
+      const desc = await t.get(`${REQUESTS}?$orderby=createdDateTime%20desc`, tenant);
       expect(desc.body).toEqual({ '@odata.context': CONTEXT, value: newest(rows) });
       // OData's default direction is ascending.
-      const bare = await get(`${REQUESTS}?$orderby=createdDateTime`, tenant);
+      const bare = await t.get(`${REQUESTS}?$orderby=createdDateTime`, tenant);
       expect(ids(bare.body)).toEqual(rows.map((r) => r.id));
-      const cased = await get(`${REQUESTS}?$orderby=CreatedDateTime+DESC`, tenant);
+      const cased = await t.get(`${REQUESTS}?$orderby=CreatedDateTime+DESC`, tenant);
       expect(ids(cased.body)).toEqual(newest(rows).map((r) => r.id));
     });
 
@@ -271,9 +264,9 @@ describe('OData query options', () => {
       const [request] = await seedRequests(t.db, tenant, 1);
       const results = await seedResults(t.db, tenant, request.id, 4);
       const context = `${PUBLIC_BASE}/v1.0/$metadata#informationProtection/threatAssessmentRequests('${request.id}')/results`;
-      const byDefault = await get(`${REQUESTS}/${request.id}/results`, tenant);
+      const byDefault = await t.get(`${REQUESTS}/${request.id}/results`, tenant);
       expect(byDefault.body).toEqual({ '@odata.context': context, value: results });
-      const desc = await get(`${REQUESTS}/${request.id}/results?$orderby=createdDateTime desc`, tenant);
+      const desc = await t.get(`${REQUESTS}/${request.id}/results?$orderby=createdDateTime desc`, tenant);
       expect(desc.body).toEqual({ '@odata.context': context, value: [...results].reverse() });
     });
 
@@ -300,7 +293,7 @@ describe('OData query options', () => {
     it('keeps @odata.type, id and the selected properties on every listed item', async () => {
       const tenant = await newTenant();
       const rows = await seedRequests(t.db, tenant, 2);
-      const res = await get(`${REQUESTS}?$select=url, createdDateTime`, tenant);
+      const res = await t.get(`${REQUESTS}?$select=url, createdDateTime`, tenant);
       expect(res.status, res.text).toBe(200);
       expect(res.body).toEqual({
         '@odata.context': `${CONTEXT}(url,createdDateTime)`,
@@ -316,7 +309,7 @@ describe('OData query options', () => {
     it('treats * as every property', async () => {
       const tenant = await newTenant();
       const rows = await seedRequests(t.db, tenant, 1);
-      const res = await get(`${REQUESTS}?$select=*`, tenant);
+      const res = await t.get(`${REQUESTS}?$select=*`, tenant);
       expect(res.body).toEqual({ '@odata.context': CONTEXT, value: rows });
     });
 
@@ -324,7 +317,7 @@ describe('OData query options', () => {
       const tenant = await newTenant();
       const [request] = await seedRequests(t.db, tenant, 1);
       const results = await seedResults(t.db, tenant, request.id, 2);
-      const res = await get(`${REQUESTS}/${request.id}/results?$select=resultType`, tenant);
+      const res = await t.get(`${REQUESTS}/${request.id}/results?$select=resultType`, tenant);
       expect(res.body).toEqual({
         '@odata.context': `${PUBLIC_BASE}/v1.0/$metadata#informationProtection/threatAssessmentRequests('${request.id}')/results(resultType)`,
         value: results.map((r) => ({ '@odata.type': r['@odata.type'], id: r.id, resultType: r.resultType })),
@@ -356,7 +349,7 @@ describe('OData query options', () => {
       const tenant = await newTenant();
       const rows = await seedRequests(t.db, tenant, 2);
       const results = await seedResults(t.db, tenant, rows[0].id, 2);
-      const res = await get(`${REQUESTS}?$expand=results`, tenant);
+      const res = await t.get(`${REQUESTS}?$expand=results`, tenant);
       expect(res.status, res.text).toBe(200);
       expect(res.body).toEqual({
         '@odata.context': `${CONTEXT}(results())`,
@@ -391,7 +384,7 @@ describe('OData query options', () => {
       const tenant = await newTenant();
       const rows = await seedRequests(t.db, tenant, 3);
       await seedRequests(t.db, await newTenant(), 2);
-      const counted = await get(`${REQUESTS}?$count=true&$top=1`, tenant);
+      const counted = await t.get(`${REQUESTS}?$count=true&$top=1`, tenant);
       expect(counted.status, counted.text).toBe(200);
       expect(counted.body).toEqual({
         '@odata.context': CONTEXT,
@@ -399,11 +392,11 @@ describe('OData query options', () => {
         '@odata.nextLink': expect.any(String),
         value: [rows[2]],
       });
-      const upper = await get(`${REQUESTS}?$count=TRUE`, tenant);
+      const upper = await t.get(`${REQUESTS}?$count=TRUE`, tenant);
       expect(upper.body['@odata.count']).toBe(3);
-      const off = await get(`${REQUESTS}?$count=false`, tenant);
+      const off = await t.get(`${REQUESTS}?$count=false`, tenant);
       expect(off.body).toEqual({ '@odata.context': CONTEXT, value: newest(rows) });
-      const none = await get(`${REQUESTS}?$count=true`, await newTenant());
+      const none = await t.get(`${REQUESTS}?$count=true`, await newTenant());
       expect(none.body).toEqual({ '@odata.context': CONTEXT, '@odata.count': 0, value: [] });
     });
 
@@ -411,7 +404,7 @@ describe('OData query options', () => {
       const tenant = await newTenant();
       const [request] = await seedRequests(t.db, tenant, 1);
       await seedResults(t.db, tenant, request.id, 3);
-      const res = await get(`${REQUESTS}/${request.id}/results?$count=true&$top=2`, tenant);
+      const res = await t.get(`${REQUESTS}/${request.id}/results?$count=true&$top=2`, tenant);
       expect(res.body['@odata.count']).toBe(3);
       expect(res.body.value).toHaveLength(2);
     });
@@ -450,14 +443,14 @@ describe('OData query options', () => {
     it('skips the first $skip items in the chosen order', async () => {
       const tenant = await newTenant();
       const rows = await seedRequests(t.db, tenant, 5);
-      const res = await get(`${REQUESTS}?$skip=2`, tenant);
+      const res = await t.get(`${REQUESTS}?$skip=2`, tenant);
       expect(res.body).toEqual({ '@odata.context': CONTEXT, value: newest(rows).slice(2) });
-      const asc = await get(`${REQUESTS}?$skip=1&$top=2&$orderby=createdDateTime asc`, tenant);
+      const asc = await t.get(`${REQUESTS}?$skip=1&$top=2&$orderby=createdDateTime asc`, tenant);
       expect(asc.body.value).toEqual(rows.slice(1, 3));
       expect(asc.body['@odata.nextLink']).toBeTypeOf('string');
-      const past = await get(`${REQUESTS}?$skip=5&$count=true`, tenant);
+      const past = await t.get(`${REQUESTS}?$skip=5&$count=true`, tenant);
       expect(past.body).toEqual({ '@odata.context': CONTEXT, '@odata.count': 5, value: [] });
-      const zero = await get(`${REQUESTS}?$skip=0`, tenant);
+      const zero = await t.get(`${REQUESTS}?$skip=0`, tenant);
       expect(zero.body.value).toEqual(newest(rows));
     });
 
@@ -470,7 +463,7 @@ describe('OData query options', () => {
     it('accepts $format=json and answers 400 notSupported for other formats', async () => {
       const tenant = await newTenant();
       const rows = await seedRequests(t.db, tenant, 1);
-      const res = await get(`${REQUESTS}?$format=json`, tenant);
+      const res = await t.get(`${REQUESTS}?$format=json`, tenant);
       expect(res.body).toEqual({ '@odata.context': CONTEXT, value: rows });
       await expectQueryError(`${REQUESTS}?$format=xml`, tenant, 'notSupported', /xml/);
     });
@@ -483,7 +476,7 @@ describe('OData query options', () => {
     await seedRequests(t.db, other, 3);
     const created = await t.http.post(REQUESTS).set('authorization', `Bearer ${other.token}`).send(URL_REQUEST);
     expect(created.status).toBe(201);
-    const res = await get(`${REQUESTS}?$count=true`, tenant);
+    const res = await t.get(`${REQUESTS}?$count=true`, tenant);
     expect(res.body).toEqual({ '@odata.context': CONTEXT, '@odata.count': 2, value: newest(mine) });
   });
 });

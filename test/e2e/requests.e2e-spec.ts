@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appToken, newTenant, type TestIdentity } from '../support/tokens.js';
 import { countRows, PUBLIC_BASE, REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
 import { EMAIL_FILE_REQUEST, expectGraphError, FILE_REQUEST, MAIL_REQUEST, URL_REQUEST } from '../support/graph.js';
+import { insertResults } from '../support/seed.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -85,10 +86,7 @@ describe('threatAssessmentRequests', () => {
     message: string,
     id = randomUUID(),
   ) => {
-    await t.db.query(
-      'INSERT INTO threat_assessment_results (id, tenant_id, request_id, created_date_time, result_type, message) VALUES ($1, $2, $3, $4, $5, $6)',
-      [id, who.tenantId, requestId, at, resultType, message],
-    );
+    await insertResults(t.db, who.tenantId, [{ id, requestId, createdDateTime: at, resultType, message }]);
     return {
       '@odata.type': '#microsoft.graph.threatAssessmentResult',
       id,

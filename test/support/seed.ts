@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { CONTENT_TYPE_OF, type RequestKind } from '../../src/threat-assessment/request-types.js';
+import {
+  type CreateThreatAssessmentRequestBody,
+  type RequestKind,
+  type RequestType,
+  requestTypeOfKind,
+  TYPE_COLUMN_LIST,
+} from '../../src/threat-assessment/request-types.js';
 
 /** A request to insert directly; unset fields take the value of a fresh url request. */
 export interface RequestSeed {
@@ -19,40 +25,77 @@ export interface RequestSeed {
 }
 
 /**
+ * The create body a client would have posted for `row`, with every type's fields: `type.columnsOf`
+ * takes its own, as the service does.
+ */
+function bodyOf(type: RequestType, row: RequestSeed): CreateThreatAssessmentRequestBody {
+  return {
+    '@odata.type': type.odataType,
+    expectedAssessment: row.expectedAssessment ?? 'block',
+    category: row.category ?? 'phishing',
+    recipientEmail: 'tifc@contoso.com',
+    messageUri: 'https://graph.microsoft.com/v1.0/users/x/messages/y',
+    fileName: row.fileName ?? 'test.txt',
+    url: row.url ?? 'http://test.com',
+    contentData: Buffer.from('hello').toString('base64'),
+  } as CreateThreatAssessmentRequestBody;
+}
+
+const iso = (at: string | Date) => (at instanceof Date ? at.toISOString() : at);
+
+/**
  * Inserts requests in one statement. Specs about reading use it: only SQL can set the instant, the
  * status or a requestSource other than 'administrator'. Each type's own columns are filled as the
- * service fills them (the schema requires them).
+ * service fills them, by the registry (the schema requires them).
  */
 export async function insertRequests(db: pg.Pool, tenantId: string, rows: readonly RequestSeed[]): Promise<void> {
-  const column = <T>(pick: (row: RequestSeed) => T) => rows.map(pick);
-  const kind = (row: RequestSeed) => row.kind ?? 'urlAssessmentRequest';
+  const types = rows.map((row) => requestTypeOfKind(row.kind ?? 'urlAssessmentRequest'));
+  const bodies = rows.map((row, i) => bodyOf(types[i], row));
+  const typed = bodies.map((body, i) => types[i].columnsOf(body));
   await db.query(
     `INSERT INTO threat_assessment_requests
-       (id, tenant_id, created_date_time, kind, content_type, expected_assessment, category, status, request_source,
-        created_by, recipient_email, message_uri, file_name, url, content_size, content_sha256)
-     SELECT id, $2, at, kind, content_type, expected_assessment, category, status, request_source, created_by,
-       CASE WHEN kind IN ('mailAssessmentRequest', 'emailFileAssessmentRequest') THEN 'tifc@contoso.com' END,
-       CASE WHEN kind = 'mailAssessmentRequest' THEN 'https://graph.microsoft.com/v1.0/users/x/messages/y' END,
-       CASE WHEN kind = 'fileAssessmentRequest' THEN file_name END,
-       CASE WHEN kind = 'urlAssessmentRequest' THEN url END,
-       CASE WHEN kind IN ('emailFileAssessmentRequest', 'fileAssessmentRequest') THEN 5 END,
-       CASE WHEN kind IN ('emailFileAssessmentRequest', 'fileAssessmentRequest') THEN sha256('hello') END
-     FROM unnest($1::uuid[], $3::timestamptz[], $4::varchar[], $5::varchar[], $6::varchar[], $7::varchar[],
-       $8::varchar[], $9::varchar[], $10::jsonb[], $11::varchar[], $12::varchar[])
-       AS s(id, at, kind, content_type, expected_assessment, category, status, request_source, created_by, url, file_name)`,
+       (tenant_id, id, created_date_time, kind, content_type, expected_assessment, category, status, request_source,
+        created_by, ${TYPE_COLUMN_LIST.map((c) => c.column).join(', ')})
+     SELECT $1::uuid, s.* FROM unnest($2::uuid[], $3::timestamptz[], $4::varchar[], $5::varchar[], $6::varchar[],
+       $7::varchar[], $8::varchar[], $9::varchar[], $10::jsonb[],
+       ${TYPE_COLUMN_LIST.map((c, i) => `$${11 + i}::${c.sqlType}[]`).join(', ')}) AS s`,
     [
-      column((r) => r.id),
       tenantId,
-      column((r) => (r.createdDateTime instanceof Date ? r.createdDateTime.toISOString() : r.createdDateTime)),
-      column(kind),
-      column((r) => CONTENT_TYPE_OF[kind(r)]),
-      column((r) => r.expectedAssessment ?? 'block'),
-      column((r) => r.category ?? 'phishing'),
-      column((r) => r.status ?? 'pending'),
-      column((r) => r.requestSource ?? 'administrator'),
-      column((r) => JSON.stringify(r.createdBy ?? { user: { id: randomUUID() } })),
-      column((r) => r.url ?? 'http://test.com'),
-      column((r) => r.fileName ?? 'test.txt'),
+      rows.map((r) => r.id),
+      rows.map((r) => iso(r.createdDateTime)),
+      types.map((type) => type.kind),
+      types.map((type) => type.contentType),
+      bodies.map((body) => body.expectedAssessment),
+      bodies.map((body) => body.category),
+      rows.map((r) => r.status ?? 'pending'),
+      rows.map((r) => r.requestSource ?? 'administrator'),
+      rows.map((r) => JSON.stringify(r.createdBy ?? { user: { id: randomUUID() } })),
+      ...TYPE_COLUMN_LIST.map((c) => typed.map((columns) => columns[c.property] ?? null)),
+    ],
+  );
+}
+
+/** A result to insert directly; unset fields take those of a rescan. */
+export interface ResultSeed {
+  id: string;
+  requestId: string;
+  createdDateTime: string | Date;
+  resultType?: string;
+  message?: string;
+}
+
+/** Inserts results in one statement: only SQL can set the instant, or give results one. */
+export async function insertResults(db: pg.Pool, tenantId: string, rows: readonly ResultSeed[]): Promise<void> {
+  await db.query(
+    `INSERT INTO threat_assessment_results (tenant_id, id, request_id, created_date_time, result_type, message)
+     SELECT $1::uuid, s.* FROM unnest($2::uuid[], $3::uuid[], $4::timestamptz[], $5::varchar[], $6::varchar[]) AS s`,
+    [
+      tenantId,
+      rows.map((r) => r.id),
+      rows.map((r) => r.requestId),
+      rows.map((r) => iso(r.createdDateTime)),
+      rows.map((r) => r.resultType ?? 'rescan'),
+      rows.map((r) => r.message ?? 'verdict'),
     ],
   );
 }

@@ -5,11 +5,13 @@ import { inject } from 'vitest';
 import { createApp } from '../../src/app.setup.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import { checkOpenApiConformance, type OpenApiConformance } from './openapi-validator.js';
-import { TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from './tokens.js';
+import { TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET, type TestIdentity } from './tokens.js';
 
 export interface TestApp {
   app: NestFastifyApplication;
   http: ReturnType<typeof supertest>;
+  /** A GET with `who`'s bearer token. */
+  get(path: string, who: TestIdentity): supertest.Test;
   /** Direct database access, for asserting what was (not) written. */
   db: pg.Pool;
   /** Every response is checked against the served OpenAPI document; `close()` fails on any mismatch. */
@@ -35,9 +37,11 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const http = supertest(app.getHttpServer());
   return {
     app,
-    http: supertest(app.getHttpServer()),
+    http,
+    get: (path, who) => http.get(path).set('authorization', `Bearer ${who.token}`),
     db,
     openapi,
     close: async () => {

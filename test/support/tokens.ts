@@ -5,6 +5,8 @@ import { mintToken } from '../../src/auth/token-minter.js';
 export const TEST_SECRET = 'test-hs256-secret-that-is-long-enough-0123456789';
 export const TEST_ISSUER = 'https://login.test/threat-assessment/';
 export const TEST_AUDIENCE = 'api://threat-assessment-test';
+/** What the test app accepts: every test token is minted with these. */
+export const TEST_SIGNING = { secret: TEST_SECRET, issuer: TEST_ISSUER, audience: TEST_AUDIENCE };
 
 export interface TestIdentity {
   tenantId: string;
@@ -25,21 +27,9 @@ export function userToken(
   userId: string = randomUUID(),
   displayName = 'Test User',
 ) {
-  return mintToken({
-    secret: TEST_SECRET,
-    issuer: TEST_ISSUER,
-    audience: TEST_AUDIENCE,
-    tenantId,
-    user: { id: userId, displayName, scopes },
-  });
+  return mintToken({ ...TEST_SIGNING, tenantId, user: { id: userId, displayName, scopes } });
 }
 
 export function appToken(tenantId: string, roles: string[], appId: string = randomUUID(), displayName = 'Test Engine') {
-  return mintToken({
-    secret: TEST_SECRET,
-    issuer: TEST_ISSUER,
-    audience: TEST_AUDIENCE,
-    tenantId,
-    application: { id: appId, displayName, roles },
-  });
+  return mintToken({ ...TEST_SIGNING, tenantId, application: { id: appId, displayName, roles } });
 }

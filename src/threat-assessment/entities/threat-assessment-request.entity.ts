@@ -1,4 +1,13 @@
-import { Check, ChildEntity, Column, Entity, Index, PrimaryColumn, TableInheritance } from 'typeorm';
+import {
+  Check,
+  ChildEntity,
+  Column,
+  type ColumnOptions,
+  Entity,
+  Index,
+  PrimaryColumn,
+  TableInheritance,
+} from 'typeorm';
 import type {
   MailDestinationRoutingReason,
   ThreatAssessmentContentType,
@@ -104,31 +113,42 @@ export abstract class ThreatAssessmentRequestEntity {
   createdBy!: IdentitySetColumn;
 }
 
+/** Columns of more than one derived type: one column of the table, declared alike by each type that has it. */
+const RECIPIENT_EMAIL: ColumnOptions = { name: 'recipient_email', type: 'varchar', length: 320, nullable: true };
+const DESTINATION_ROUTING_REASON: ColumnOptions = {
+  name: 'destination_routing_reason',
+  type: 'varchar',
+  length: 32,
+  nullable: true,
+};
+const CONTENT_SIZE: ColumnOptions = { name: 'content_size', type: 'integer', nullable: true };
+const CONTENT_SHA256: ColumnOptions = { name: 'content_sha256', type: 'bytea', nullable: true };
+
 @ChildEntity('mailAssessmentRequest')
 export class MailAssessmentRequestEntity extends ThreatAssessmentRequestEntity {
-  @Column({ name: 'recipient_email', type: 'varchar', length: 320, nullable: true })
+  @Column(RECIPIENT_EMAIL)
   recipientEmail!: string;
 
   @Column({ name: 'message_uri', type: 'varchar', length: 2048, nullable: true })
   messageUri!: string;
 
-  @Column({ name: 'destination_routing_reason', type: 'varchar', length: 32, nullable: true })
+  @Column(DESTINATION_ROUTING_REASON)
   destinationRoutingReason!: MailDestinationRoutingReason | null;
 }
 
 /** `contentData` itself is never stored: only its size and SHA-256, for deduplication. */
 @ChildEntity('emailFileAssessmentRequest')
 export class EmailFileAssessmentRequestEntity extends ThreatAssessmentRequestEntity {
-  @Column({ name: 'recipient_email', type: 'varchar', length: 320, nullable: true })
+  @Column(RECIPIENT_EMAIL)
   recipientEmail!: string;
 
-  @Column({ name: 'destination_routing_reason', type: 'varchar', length: 32, nullable: true })
+  @Column(DESTINATION_ROUTING_REASON)
   destinationRoutingReason!: MailDestinationRoutingReason | null;
 
-  @Column({ name: 'content_size', type: 'integer', nullable: true })
+  @Column(CONTENT_SIZE)
   contentSize!: number;
 
-  @Column({ name: 'content_sha256', type: 'bytea', nullable: true })
+  @Column(CONTENT_SHA256)
   contentSha256!: Buffer;
 }
 
@@ -137,10 +157,10 @@ export class FileAssessmentRequestEntity extends ThreatAssessmentRequestEntity {
   @Column({ name: 'file_name', type: 'varchar', length: 255, nullable: true })
   fileName!: string;
 
-  @Column({ name: 'content_size', type: 'integer', nullable: true })
+  @Column(CONTENT_SIZE)
   contentSize!: number;
 
-  @Column({ name: 'content_sha256', type: 'bytea', nullable: true })
+  @Column(CONTENT_SHA256)
   contentSha256!: Buffer;
 }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Database, type Queryable } from '../../database/database.js';
-import { dynamicStatementName } from '../../database/prepared-query.js';
+import { filteredStatementName } from '../../database/prepared-query.js';
 import { claimCte } from '../../idempotency/idempotency-keys.store.js';
 import type { IdempotencyClaim } from '../../idempotency/idempotency.js';
 import { pageConditions } from '../../odata/keyset.js';
@@ -192,9 +192,13 @@ export class RequestsStore {
       ORDER BY r.created_date_time ${direction}, r.id ${direction}
       LIMIT $2 OFFSET $3`;
     const rows = await this.database.query<RequestRow>(
-      query.filter === undefined
-        ? `list_threat_assessment_requests_${direction}_${after ? 'after' : 'first'}`
-        : dynamicStatementName('list_threat_assessment_requests', text),
+      filteredStatementName(
+        query.filter,
+        text,
+        'list_threat_assessment_requests',
+        direction,
+        after ? 'after' : 'first',
+      ),
       text,
       values,
     );
@@ -206,9 +210,7 @@ export class RequestsStore {
     const where = pageConditions('r', values, REQUESTS_FILTER, filter);
     const text = `SELECT count(*)::int AS n FROM threat_assessment_requests r WHERE r.tenant_id = $1${where}`;
     const rows = await this.database.query<{ n: number }>(
-      filter === undefined
-        ? 'count_threat_assessment_requests'
-        : dynamicStatementName('count_threat_assessment_requests', text),
+      filteredStatementName(filter, text, 'count_threat_assessment_requests'),
       text,
       values,
     );

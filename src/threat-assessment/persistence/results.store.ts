@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Database, type Queryable } from '../../database/database.js';
-import { dynamicStatementName } from '../../database/prepared-query.js';
+import { filteredStatementName } from '../../database/prepared-query.js';
 import { claimCte } from '../../idempotency/idempotency-keys.store.js';
 import type { IdempotencyClaim } from '../../idempotency/idempotency.js';
 import { pageConditions } from '../../odata/keyset.js';
@@ -134,9 +134,7 @@ export class ResultsStore {
        ) x ON true
        WHERE p.tenant_id = $1 AND p.id = $2`;
     const rows = await this.database.query<ResultRow>(
-      query.filter === undefined
-        ? `list_threat_assessment_results_${direction}_${after ? 'after' : 'first'}`
-        : dynamicStatementName('list_threat_assessment_results', text),
+      filteredStatementName(query.filter, text, 'list_threat_assessment_results', direction, after ? 'after' : 'first'),
       text,
       values,
     );
@@ -155,9 +153,7 @@ export class ResultsStore {
        FROM threat_assessment_requests p
        WHERE p.tenant_id = $1 AND p.id = $2`;
     const [row] = await this.database.query<{ n: number }>(
-      filter === undefined
-        ? 'count_threat_assessment_results'
-        : dynamicStatementName('count_threat_assessment_results', text),
+      filteredStatementName(filter, text, 'count_threat_assessment_results'),
       text,
       values,
     );
