@@ -1,5 +1,6 @@
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { dataSourceOptions } from './data-source-options.js';
+import { dataSourceOptions, listenForSessionEnd } from './data-source-options.js';
 
 const URL = 'postgres://svc:p@127.0.0.1:6432/threats';
 
@@ -14,6 +15,7 @@ describe('dataSourceOptions', () => {
       query_timeout: 3000,
       idle_in_transaction_session_timeout: 4000,
       keepAlive: true,
+      onConnect: listenForSessionEnd,
     });
   });
 
@@ -23,6 +25,20 @@ describe('dataSourceOptions', () => {
 
   it('sends no session parameter behind a transaction pooler, and keeps the client-side timeout', () => {
     const options = dataSourceOptions({ url: URL, statementTimeoutMs: 2000, pooler: 'transaction' });
-    expect(options.extra).toEqual({ max: 10, connectionTimeoutMillis: 5000, query_timeout: 3000, keepAlive: true });
+    expect(options.extra).toEqual({
+      max: 10,
+      connectionTimeoutMillis: 5000,
+      query_timeout: 3000,
+      keepAlive: true,
+      onConnect: listenForSessionEnd,
+    });
+  });
+
+  it("gives every client a listener for its session's end, for as long as it lives", () => {
+    const client = new EventEmitter();
+    listenForSessionEnd(client);
+    // Without a listener, emit('error') throws: in a socket callback, that ends the process.
+    expect(() => client.emit('error', new Error('terminating connection due to administrator command'))).not.toThrow();
+    expect(client.listenerCount('error')).toBe(1);
   });
 });

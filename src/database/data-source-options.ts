@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { DataSourceOptions } from 'typeorm';
 import type { DatabasePooler } from '../config/app-config.js';
 import {
@@ -69,6 +70,18 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
       // Client-side, so it holds behind a pooler too.
       query_timeout: statementTimeout + 1000,
       keepAlive: true,
+      onConnect: listenForSessionEnd,
     },
   };
+}
+
+/**
+ * pg-pool hands a released client to the next waiter while it is still parsing that client's bytes: a
+ * session end in the same read (a restart, pg_terminate_backend) is emitted before a waiter that awaits
+ * a promise (Database.transaction, TypeORM) has attached its listener, and an 'error' event without one
+ * ends the process. This listener lives as long as the client; the failure still reaches the client's
+ * next statement, which then fails and drops it.
+ */
+export function listenForSessionEnd(client: EventEmitter): void {
+  client.on('error', () => undefined);
 }
