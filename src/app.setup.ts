@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { Server } from 'node:http';
 import type { FastifyHttpOptions, FastifyServerOptions } from 'fastify';
+import pino from 'pino';
 import { authenticationHook, isPublicRoute } from './auth/authentication.hook.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { bodyLimitHook, SMALL_BODY_LIMIT_BYTES } from './common/http/body-limits.js';
@@ -22,22 +22,28 @@ import { describeSelectProjections } from './common/openapi/select-projections.j
 import { sendGraphError } from './common/errors/graph-error-body.js';
 import type { AppConfig } from './config/app-config.js';
 import { AppModule } from './app.module.js';
+import { type Logger, requestLogger } from './observability/logger.js';
 import { MetricsService } from './observability/metrics.service.js';
-import { installRequestLogging, jsonRequestLog, textRequestLog } from './observability/request-logging.js';
+import type { NestPinoLogger } from './observability/nest-logger.js';
+import { installRequestLogging } from './observability/request-logging.js';
+import { installServerSpans } from './observability/server-spans.js';
 
-/** Builds the app exactly as production runs it; `main.ts` and every e2e test call this. */
+/**
+ * Builds the app exactly as production runs it; `main.ts` and every e2e test call this. Without a
+ * logger (most tests) nothing is logged.
+ */
 export async function createApp(
   config: AppConfig,
   databaseUrl: string,
-  logger: LoggerService | false = false,
+  logger?: NestPinoLogger,
 ): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot({ config, databaseUrl }),
     new FastifyAdapter(fastifyOptions(config)),
     // Nest's own body parsers are off: configureApp installs the JSON-only one.
-    { logger, bodyParser: false, abortOnError: false },
+    { logger: logger ?? false, bodyParser: false, abortOnError: false },
   );
-  configureApp(app, config);
+  configureApp(app, config, logger?.pino ?? pino({ level: 'silent' }));
   return app;
 }
 
@@ -80,18 +86,19 @@ export function fastifyOptions(config: AppConfig): FastifyHttpOptions<Server> {
 /** Swagger UI and the OpenAPI document, served without a token. */
 const DOCS_ROUTE = /^\/docs(?:[/-]|$)/;
 
+/** Polled every few seconds by orchestrators and Prometheus: their lines are debug, and they are not traced. */
+const PROBE_ROUTES: ReadonlySet<string> = new Set(['/health/live', '/health/ready', '/metrics']);
+
 /**
  * Everything that makes the app answer like production, applied by `main.ts` and by the tests alike:
- * correlation headers, the checks made before a body is read (Host, route, query, token), JSON-only
- * bodies with per-route limits, and the OpenAPI document with Swagger UI.
+ * server spans and request lines, correlation headers, the checks made before a body is read (Host,
+ * route, query, token), JSON-only bodies with per-route limits, and the OpenAPI document with Swagger UI.
  */
-export function configureApp(app: NestFastifyApplication, config: AppConfig): void {
+export function configureApp(app: NestFastifyApplication, config: AppConfig, log: Logger): void {
   const fastify = app.getHttpAdapter().getInstance();
-  installRequestLogging(
-    fastify,
-    app.get(MetricsService),
-    config.production ? jsonRequestLog() : textRequestLog(new Logger('HTTP')),
-  );
+  // First: a request refused by any later hook still has its span.
+  if (config.tracing) installServerSpans(fastify, PROBE_ROUTES);
+  installRequestLogging(fastify, app.get(MetricsService), requestLogger(log), PROBE_ROUTES);
   if (config.corsOrigins.length > 0) {
     app.enableCors({
       origin: config.corsOrigins,

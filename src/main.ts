@@ -1,10 +1,12 @@
 import 'reflect-metadata';
-import { ConsoleLogger, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, LOCAL_TENANT_ID, LOCAL_USER, loadOrCreateLocalKey } from './auth/local-auth.js';
 import { PERMISSIONS } from './auth/caller.js';
 import { mintToken } from './auth/token-minter.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
 import { resolveDatabase } from './database/resolve-database.js';
+import { createLogger } from './observability/logger.js';
+import { NestPinoLogger } from './observability/nest-logger.js';
 import { installShutdown, trackConnections } from './shutdown/graceful-shutdown.js';
 
 async function bootstrap(): Promise<void> {
@@ -17,17 +19,15 @@ async function bootstrap(): Promise<void> {
     process.stderr.write(`Configuration error: ${error.message}\n`);
     process.exit(1);
   }
-  const logger = new ConsoleLogger('ThreatAssessmentService', {
-    json: config.production,
-    logLevels: nestLevels(config.logLevel),
-  });
+  const logger = new NestPinoLogger(createLogger(config));
   Logger.overrideLogger(logger);
 
   // The application's modules (Nest, Fastify, TypeORM, Swagger: most of a cold start) load while the
-  // embedded PostgreSQL initialises and starts in its own processes.
-  const [database, { createApp }] = await Promise.all([
+  // embedded PostgreSQL initialises and starts in its own processes; the tracing SDK only when configured.
+  const [database, { createApp }, tracing] = await Promise.all([
     resolveDatabase(config, (message) => logger.debug(message, 'EmbeddedPostgres')),
     import('./app.setup.js'),
+    tracingIfConfigured(config, logger),
   ]);
   if (database.embedded)
     logger.log(`Embedded PostgreSQL on ${redact(database.url)} (data in ${config.embeddedPostgres.dir})`);
@@ -35,13 +35,29 @@ async function bootstrap(): Promise<void> {
   const app = await createApp(config, database.url, logger);
   const connections = trackConnections(app.getHttpServer(), config.tls ? 'secureConnection' : 'connection');
   await app.listen({ port: config.port, host: config.host });
-  installShutdown(app, connections, () => database.stop(), logger, config.shutdownDrainMs);
+  installShutdown(
+    app,
+    connections,
+    async () => {
+      await database.stop();
+      await tracing?.shutdown();
+    },
+    logger,
+    config.shutdownDrainMs,
+  );
 
   const origin = config.publicBaseUrl ?? `${config.tls ? 'https' : 'http'}://localhost:${config.port}`;
   logger.log(`API:     ${origin}/v1.0/informationProtection/threatAssessmentRequests`);
   if (config.docsEnabled) logger.log(`Swagger: ${origin}/docs (OpenAPI: ${origin}/docs-json)`);
   logger.log(`Ready in ${Math.round(performance.now() - started)} ms`);
   if (config.auth.mode === 'local') await printLocalToken();
+}
+
+/** The tracing SDK, loaded and started only when the OTEL_* variables configure it. */
+async function tracingIfConfigured(config: AppConfig, logger: NestPinoLogger) {
+  if (!config.tracing) return undefined;
+  const { startTracing } = await import('./observability/tracing.js');
+  return startTracing(config.tracing, logger.pino);
 }
 
 /** Local mode only: a token to paste into Swagger UI's "Authorize" or a curl command. */
@@ -58,12 +74,6 @@ async function printLocalToken(): Promise<void> {
     `\nLocal mode (no auth configured): a token for tenant ${LOCAL_TENANT_ID}, user "${LOCAL_USER.displayName}", ` +
       `scope ${PERMISSIONS.readWrite}, valid 24 h. More: npm run token -- --help\n\n${token}\n\n`,
   );
-}
-
-function nestLevels(level: AppConfig['logLevel']) {
-  const order = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
-  const cut = { silent: 0, fatal: 1, error: 2, warn: 3, info: 4, debug: 5, trace: 6 }[level];
-  return order.slice(0, cut);
 }
 
 function redact(url: string): string {

@@ -241,6 +241,54 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('OpenTelemetry (OTEL_*)', () => {
+    const ENDPOINT = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
+
+    it('is off unless an OTLP endpoint or OTEL_TRACES_EXPORTER=otlp asks for an export', () => {
+      expect(loadConfig({}).tracing).toBeUndefined();
+      expect(loadConfig({ OTEL_SERVICE_NAME: 'threats', OTEL_TRACES_EXPORTER: ' ' }).tracing).toBeUndefined();
+      const on = { sampler: 'parentbased_always_on', samplerRatio: 1 };
+      expect(loadConfig(ENDPOINT).tracing).toEqual(on);
+      expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://collector/v1/traces' }).tracing).toEqual(on);
+      expect(loadConfig({ OTEL_TRACES_EXPORTER: 'OTLP' }).tracing).toEqual(on);
+    });
+
+    it('is off with OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none, whatever the endpoint', () => {
+      expect(loadConfig({ ...ENDPOINT, OTEL_SDK_DISABLED: 'true' }).tracing).toBeUndefined();
+      expect(loadConfig({ ...ENDPOINT, OTEL_SDK_DISABLED: 'false' }).tracing).toBeDefined();
+      expect(loadConfig({ ...ENDPOINT, OTEL_TRACES_EXPORTER: 'none' }).tracing).toBeUndefined();
+    });
+
+    it('reads the sampler and its ratio', () => {
+      expect(
+        loadConfig({ ...ENDPOINT, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' })
+          .tracing,
+      ).toEqual({ sampler: 'parentbased_traceidratio', samplerRatio: 0.25 });
+      expect(loadConfig({ ...ENDPOINT, OTEL_TRACES_SAMPLER: 'Always_Off' }).tracing?.sampler).toBe('always_off');
+    });
+
+    it.each([
+      [{ OTEL_TRACES_EXPORTER: 'jaeger' }, "OTEL_TRACES_EXPORTER must be otlp or none, got 'jaeger'"],
+      [
+        { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
+        "OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf (the only OTLP exporter shipped), got 'grpc'",
+      ],
+      [
+        { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' },
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL must be http/protobuf (the only OTLP exporter shipped), got 'http/json'",
+      ],
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT must use http: or https:'],
+      [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' }, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is not a valid URL'],
+      [{ OTEL_TRACES_SAMPLER: 'sometimes' }, /^OTEL_TRACES_SAMPLER must be one of always_on, always_off, /],
+      [{ OTEL_TRACES_SAMPLER_ARG: '1.5' }, "OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, got '1.5'"],
+      [{ OTEL_TRACES_SAMPLER_ARG: '-0.1' }, "OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, got '-0.1'"],
+      [{ OTEL_TRACES_SAMPLER_ARG: '1e-3' }, "OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, got '1e-3'"],
+      [{ OTEL_SDK_DISABLED: 'sure' }, "OTEL_SDK_DISABLED must be true or false, got 'sure'"],
+    ])('refuses %j even with tracing off, so that a typo does not silently export nothing', (env, message) => {
+      expect(configError(env)).toMatch(message);
+    });
+  });
+
   describe('TRUST_PROXY', () => {
     it.each([
       ['false', false],

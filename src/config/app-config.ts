@@ -54,6 +54,29 @@ export interface AppConfig {
    * server closes: a load balancer's health checks take the instance out before its connections go.
    */
   shutdownDrainMs: number;
+  /**
+   * OpenTelemetry tracing, on when the standard OTEL_* variables ask for an OTLP export; undefined: off,
+   * no SDK started, and the API's no-ops cost nothing. The exporter reads its own OTEL_EXPORTER_OTLP_*
+   * settings (endpoint, headers, timeout, compression, certificates), the resource detectors
+   * OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
+   */
+  tracing?: TracingConfig;
+}
+
+export const TRACE_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
+
+export interface TracingConfig {
+  /** OTEL_TRACES_SAMPLER; the ratio (OTEL_TRACES_SAMPLER_ARG) applies to the `traceidratio` ones. */
+  sampler: TraceSampler;
+  samplerRatio: number;
 }
 
 export const DATABASE_POOLERS = ['none', 'transaction'] as const;
@@ -117,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     tls: tlsFiles(env),
     shutdownDrainMs: integer(env, 'SHUTDOWN_DRAIN_MS', 0, 0, 60_000),
+    tracing: tracingConfig(env),
   };
   // The migration lock is a session lock: through a transaction pooler two instances could both hold it.
   if (config.databasePooler === 'transaction' && config.migrationsRun && !config.migrationsDatabaseUrl) {
@@ -137,6 +161,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     );
   }
   return config;
+}
+
+/**
+ * On when an OTLP endpoint is set (or OTEL_TRACES_EXPORTER=otlp names the default, localhost:4318),
+ * unless OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER=none. Every OTEL_* value read here is checked even
+ * when tracing is off, so that a typo fails at start instead of silently exporting nothing.
+ */
+function tracingConfig(env: NodeJS.ProcessEnv): TracingConfig | undefined {
+  const exporter = env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() || undefined;
+  if (exporter !== undefined && exporter !== 'otlp' && exporter !== 'none') {
+    throw new ConfigError(`OTEL_TRACES_EXPORTER must be otlp or none, got '${exporter}'`);
+  }
+  for (const name of ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL']) {
+    const protocol = env[name]?.trim();
+    if (protocol && protocol !== 'http/protobuf') {
+      throw new ConfigError(`${name} must be http/protobuf (the only OTLP exporter shipped), got '${protocol}'`);
+    }
+  }
+  const endpoints = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'].map((name) =>
+    optionalUrl(env, name, ['http:', 'https:']),
+  );
+  const sampler = (env.OTEL_TRACES_SAMPLER?.trim().toLowerCase() || 'parentbased_always_on') as TraceSampler;
+  if (!TRACE_SAMPLERS.includes(sampler)) {
+    throw new ConfigError(`OTEL_TRACES_SAMPLER must be one of ${TRACE_SAMPLERS.join(', ')}, got '${sampler}'`);
+  }
+  const rawRatio = env.OTEL_TRACES_SAMPLER_ARG?.trim();
+  const samplerRatio = rawRatio ? Number(rawRatio) : 1;
+  if (!/^\d*\.?\d+$/.test(rawRatio || '1') || samplerRatio > 1) {
+    throw new ConfigError(`OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, got '${rawRatio}'`);
+  }
+  const disabled = boolean(env, 'OTEL_SDK_DISABLED', false);
+  const asked = endpoints.some(Boolean) || exporter === 'otlp';
+  if (!asked || exporter === 'none' || disabled) return undefined;
+  return { sampler, samplerRatio };
 }
 
 function databasePooler(raw: string | undefined): DatabasePooler {

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
-import { describe, expect, it } from 'vitest';
+import { EventEmitter } from 'node:events';
+import { describe, expect, it, vi } from 'vitest';
 import type { DatabasePooler } from '../config/app-config.js';
 import { beginWithTimeouts, Database } from './database.js';
 
@@ -16,7 +17,10 @@ function databaseOn(pooler: DatabasePooler) {
     off: () => client,
     release: () => undefined,
   };
-  const pool = { query: client.query, connect: () => Promise.resolve(client) };
+  const pool = {
+    query: client.query,
+    connect: (handOver: (error: undefined, c: typeof client) => void) => handOver(undefined, client),
+  };
   const driver = Object.assign(Object.create(PostgresDriver.prototype) as PostgresDriver, { master: pool });
   const dataSource = { isInitialized: true, driver, logger: { logQuery: () => undefined } } as unknown as DataSource;
   return { database: new Database(dataSource, { databasePooler: pooler, dbStatementTimeoutMs: 2000 }), sent };
@@ -45,6 +49,30 @@ describe('Database', () => {
       { text: 'SELECT 2', values: [] },
       'COMMIT',
     ]);
+  });
+});
+
+describe('Database.transaction and a session the server ends', () => {
+  it('listens from the instant the pool hands the client over, and drops the client', async () => {
+    const ended = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    const client = Object.assign(new EventEmitter(), {
+      query: () => Promise.reject(new Error('Client has encountered a connection error and is not queryable')),
+      release: vi.fn(),
+    });
+    // As pg-pool does when it hands a just-released client to a waiter while parsing that client's data:
+    // the session's end follows in the same tick, before any microtask.
+    const pool = {
+      connect: (handOver: (error: undefined, c: typeof client) => void) => {
+        handOver(undefined, client);
+        client.emit('error', ended);
+      },
+    };
+    const driver = Object.assign(Object.create(PostgresDriver.prototype) as PostgresDriver, { master: pool });
+    const dataSource = { isInitialized: true, driver, logger: { logQuery: () => undefined } } as unknown as DataSource;
+    const database = new Database(dataSource, { databasePooler: 'none', dbStatementTimeoutMs: 2000 });
+    await expect(database.transaction(() => Promise.resolve('never'))).rejects.toThrow(/not queryable/);
+    expect(client.release).toHaveBeenCalledWith(expect.any(Error));
+    expect(client.listenerCount('error')).toBe(1);
   });
 });
 

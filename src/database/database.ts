@@ -8,6 +8,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import { sessionTimeouts } from './data-source-options.js';
 import { DatabaseUnavailableError } from './database.errors.js';
 import { databaseFailureOf } from './database-failure.js';
+import { inStatementSpan } from './statement-span.js';
 
 /** Where a statement runs: the pool, or the one client of a transaction. */
 export interface Queryable {
@@ -49,8 +50,6 @@ export class Database implements Queryable {
 
   /** `fn`'s statements on one client, committed together; rolled back when `fn` throws. */
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool().connect();
-    const tx: Queryable = { query: (name, text, values) => this.run(client, name, text, values) };
     let broken: Error | undefined;
     // The pool listens for errors only on idle clients: on a checked-out one, a session the server ends
     // (a restart, pg_terminate_backend) would be an unhandled 'error' event and end the process. The
@@ -58,17 +57,18 @@ export class Database implements Queryable {
     const onError = (error: Error) => {
       broken = error;
     };
-    client.on('error', onError);
+    const client = await this.checkOut(onError);
+    const tx: Queryable = { query: (name, text, values) => this.run(client, name, text, values) };
     try {
-      await client.query(this.begin);
+      await inStatementSpan(undefined, this.begin, () => client.query(this.begin));
       const value = await fn(tx);
-      await client.query('COMMIT');
+      await inStatementSpan(undefined, 'COMMIT', () => client.query('COMMIT'));
       return value;
     } catch (error) {
       // A session on a server that is read-only, in recovery or going away may lead to a demoted
       // primary however long it stays open: it serves no other request.
       if (databaseFailureOf(error) === 'unavailable') broken = error as Error;
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+      await inStatementSpan(undefined, 'ROLLBACK', () => client.query('ROLLBACK')).catch((rollbackError: unknown) => {
         broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
       });
       throw error;
@@ -102,8 +102,28 @@ export class Database implements Queryable {
     // Through TypeORM's logger, as its own queries are (it filters by the `logging` option).
     this.dataSource.logger.logQuery(text, values);
     const statement = name === undefined || !this.named ? { text, values } : { name, text, values };
-    const result = await on.query<T>(statement);
+    const result = await inStatementSpan(name, text, () => on.query<T>(statement));
     return result.rows;
+  }
+
+  /**
+   * A pooled client with `onError` listening from the moment it is handed over. Not after an `await`: the
+   * pool hands a released client to the next waiter while still parsing that client's socket data, and a
+   * session end in the same data (PostgreSQL's 57P01 at a fast restart) is emitted before any microtask
+   * could attach the listener; this one marks the client broken, so it is dropped.
+   */
+  private checkOut(onError: (error: Error) => void): Promise<PoolClient> {
+    const pool = this.pool();
+    return new Promise((resolve, reject) => {
+      pool.connect((error, client) => {
+        if (error || !client) {
+          reject(error ?? new DatabaseUnavailableError());
+          return;
+        }
+        client.on('error', onError);
+        resolve(client);
+      });
+    });
   }
 
   private openPool(): Pool | undefined {

@@ -1,13 +1,13 @@
 import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { createLogger, requestLogger } from './logger.js';
 import type { MetricsService } from './metrics.service.js';
-import { installRequestLogging, textRequestLog } from './request-logging.js';
+import { installRequestLogging } from './request-logging.js';
 
-function setup(json: boolean) {
-  const lines: unknown[] = [];
-  const logger = { log: (entry: unknown) => lines.push(entry), error: () => undefined, warn: () => undefined };
-  const sink = json ? (entry: unknown) => lines.push(entry) : textRequestLog(logger);
+function setup(logLevel: 'info' | 'debug' = 'info') {
+  const lines: string[] = [];
+  const log = createLogger({ production: true, logLevel, tracing: undefined }, { write: (line) => lines.push(line) });
   const observed: unknown[] = [];
   const metrics = {
     requestDuration: { observe: (...args: unknown[]) => observed.push(args) },
@@ -20,23 +20,27 @@ function setup(json: boolean) {
     request.caller = { tenantId: 'tenant-1', kind: 'user', id: 'u', permissions: new Set() };
     done();
   });
-  installRequestLogging(app, metrics, sink);
+  installRequestLogging(app, metrics, requestLogger(log), new Set(['/health/live']));
   app.post('/things/:id', () => ({ ok: true }));
-  return { app, lines, observed };
+  app.get('/health/live', () => ({ status: 'ok' }));
+  return { app, entries: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>), lines, observed };
 }
 
 describe('installRequestLogging', () => {
-  it('writes one JSON entry per request with ids, tenant, route template, status and duration', async () => {
-    const { app, lines, observed } = setup(true);
+  it('writes one JSON line per request with ids, tenant, route template, status and duration', async () => {
+    const { app, entries, lines, observed } = setup();
     await app.inject({
       method: 'POST',
       url: '/things/42',
       headers: { authorization: 'Bearer secret-token-value', 'content-type': 'application/json' },
       payload: { contentData: 'U0VDUkVUIEZJTEU=' },
     });
-    expect(lines).toEqual([
+    expect(entries()).toEqual([
       {
-        msg: 'request',
+        level: 'info',
+        timestamp: expect.any(Number),
+        pid: process.pid,
+        context: 'HTTP',
         requestId: 'req-1',
         clientRequestId: 'client-1',
         tenantId: 'tenant-1',
@@ -44,25 +48,21 @@ describe('installRequestLogging', () => {
         route: '/things/:id',
         status: 200,
         durationMs: expect.any(Number),
+        message: 'request',
       },
     ]);
     expect(observed).toEqual([[{ method: 'POST', route: '/things/:id', status: '200' }, expect.any(Number)]]);
-    const text = JSON.stringify(lines);
-    expect(text).not.toContain('secret-token-value');
-    expect(text).not.toContain('U0VDUkVUIEZJTEU=');
+    expect(lines.join('')).not.toMatch(/secret-token-value|U0VDUkVUIEZJTEU=/);
   });
 
-  it('writes a readable line outside production, still without headers or bodies', async () => {
-    const { app, lines } = setup(false);
-    await app.inject({
-      method: 'POST',
-      url: '/things/7',
-      headers: { authorization: 'Bearer secret-token-value' },
-      payload: { contentData: 'U0VDUkVU' },
-    });
-    expect(lines).toEqual([
-      expect.stringMatching(/^POST \/things\/:id 200 [\d.]+ ms request-id=req-1 tenant=tenant-1$/),
+  it('logs probes at debug: absent at info, present at debug', async () => {
+    const atInfo = setup('info');
+    await atInfo.app.inject({ method: 'GET', url: '/health/live' });
+    expect(atInfo.lines).toEqual([]);
+    const atDebug = setup('debug');
+    await atDebug.app.inject({ method: 'GET', url: '/health/live' });
+    expect(atDebug.entries()).toEqual([
+      expect.objectContaining({ level: 'debug', route: '/health/live', status: 200, message: 'request' }),
     ]);
-    expect(String(lines[0])).not.toMatch(/secret|U0VDUkVU/);
   });
 });

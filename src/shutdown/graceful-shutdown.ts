@@ -6,7 +6,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ConsoleLogger } from '@nestjs/common';
+import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sendGraphError } from '../common/errors/graph-error-body.js';
@@ -72,7 +72,7 @@ export function installShutdown(
   app: NestFastifyApplication,
   connections: TrackedConnections,
   stopDatabase: () => Promise<void>,
-  logger: ConsoleLogger,
+  logger: LoggerService,
   drainMs: number,
 ): void {
   let closing = false;

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, REQUESTS } from './support/graph-client.js';
+import { randomBytes } from 'node:crypto';
+import { call, newTenant, REQUESTS } from './support/graph-client.js';
+import { startOtlpCollector } from './support/otlp-collector.js';
 import { type ControlledPostgres, startControlledPostgres } from './support/postgres.js';
 import { type RunningService, startService } from './support/service.js';
 
@@ -60,5 +62,71 @@ describe('starting without authentication configured', () => {
     expect(service.tail(10)).toMatch(
       /Configuration error: No authentication configured: with NODE_ENV=production set AUTH_JWKS_URI/,
     );
+  });
+});
+
+/** Issue 14, point 2: the built service, with OTEL_EXPORTER_OTLP_ENDPOINT set, exports to a collector. */
+describe('tracing over OTLP (http/protobuf)', () => {
+  let db: ControlledPostgres;
+  let service: RunningService | undefined;
+
+  beforeAll(async () => {
+    db = await startControlledPostgres('threat_assessment_tracing_test');
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await db?.destroy();
+  });
+
+  it("exports its requests' spans, children of the caller's, and flushes them at SIGTERM", async () => {
+    const collector = await startOtlpCollector();
+    try {
+      service = await startService('otlp-export', {
+        DATABASE_URL: db.url,
+        LOG_LEVEL: 'info',
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        OTEL_SERVICE_NAME: 'threat-assessment-under-test',
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=faults',
+      });
+      await service.waitFor('/health/ready', 200);
+      const tenant = await newTenant();
+      const traceId = randomBytes(16).toString('hex');
+      const callerSpanId = randomBytes(8).toString('hex');
+      const res = await fetch(`${service.baseUrl}${REQUESTS}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${tenant.token}`,
+          'content-type': 'application/json',
+          traceparent: `00-${traceId}-${callerSpanId}-01`,
+          'idempotency-key': 'otlp-idempotency-key-SECRET',
+        },
+        body: JSON.stringify({ ...URL_REQUEST, url: 'http://body-secret.example/SECRET' }),
+      });
+      expect(res.status, await res.text()).toBe(201);
+
+      // The batch is due in 5 s: what arrives before the exit comes from the flush at SIGTERM.
+      expect(await service.stop()).toEqual({ code: 0, signal: null, at: expect.any(Number) });
+      const spans = collector.spans.filter((s) => s.traceId === traceId);
+      const server = spans.find((s) => s.kind === 2);
+      expect(server, JSON.stringify(collector.spans.map((s) => s.name))).toMatchObject({
+        name: `POST ${REQUESTS}`,
+        parentSpanId: callerSpanId,
+        attributes: { 'http.route': REQUESTS, 'http.response.status_code': 201, 'graph.tenant_id': tenant.tenantId },
+        resource: {
+          'service.name': 'threat-assessment-under-test',
+          'deployment.environment.name': 'faults',
+          'telemetry.sdk.language': 'nodejs',
+        },
+      });
+      const statements = spans.filter((s) => s !== server);
+      expect(statements.length).toBeGreaterThan(0);
+      for (const span of statements) expect([span.kind, span.parentSpanId]).toEqual([3, server!.spanId]);
+      const exported = Buffer.concat(collector.payloads).toString('latin1');
+      for (const secret of [tenant.token, 'SECRET']) expect(exported).not.toContain(secret);
+      // The request line carries the trace.
+      expect(service.tail(400)).toMatch(new RegExp(`"traceId":"${traceId}"`));
+    } finally {
+      await collector.close();
+    }
   });
 });

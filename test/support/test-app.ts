@@ -3,12 +3,14 @@ import pg from 'pg';
 import supertest from 'supertest';
 import { inject } from 'vitest';
 import { createApp } from '../../src/app.setup.js';
-import { loadConfig } from '../../src/config/app-config.js';
+import { type AppConfig, loadConfig } from '../../src/config/app-config.js';
+import type { NestPinoLogger } from '../../src/observability/nest-logger.js';
 import { checkOpenApiConformance, type OpenApiConformance } from './openapi-validator.js';
 import { TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET, type TestIdentity } from './tokens.js';
 
 export interface TestApp {
   app: NestFastifyApplication;
+  config: AppConfig;
   http: ReturnType<typeof supertest>;
   /** A GET with `who`'s bearer token. */
   get(path: string, who: TestIdentity): supertest.Test;
@@ -19,8 +21,11 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The production app (same `createApp`), on the test database, with HS256 test tokens. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * The production app (same `createApp`), on the test database, with HS256 test tokens; silent unless
+ * given a logger.
+ */
+export async function startTestApp(env: Record<string, string> = {}, logger?: NestPinoLogger): Promise<TestApp> {
   const databaseUrl = inject('databaseUrl');
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -32,7 +37,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     PUBLIC_BASE_URL: PUBLIC_BASE,
     ...env,
   });
-  const app = await createApp(config, databaseUrl);
+  const app = await createApp(config, databaseUrl, logger);
   const openapi = checkOpenApiConformance(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
@@ -40,6 +45,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const http = supertest(app.getHttpServer());
   return {
     app,
+    config,
     http,
     get: (path, who) => http.get(path).set('authorization', `Bearer ${who.token}`),
     db,

@@ -1,0 +1,130 @@
+import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from './logger.js';
+import { formatLine } from './readable-log.js';
+
+function capture(settings: Partial<Parameters<typeof createLogger>[0]> = {}) {
+  const lines: string[] = [];
+  const log = createLogger(
+    { production: true, logLevel: 'trace', tracing: undefined, ...settings },
+    { write: (line) => lines.push(line) },
+  );
+  return { log, lines, entries: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
+}
+
+describe('createLogger', () => {
+  afterEach(() => context.disable());
+
+  it('writes level, timestamp, pid, context and message, as the JSON lines before pino did', () => {
+    const { log, entries } = capture();
+    log.child({ context: 'Database' }).info('Schema is up to date');
+    expect(entries()).toEqual([
+      {
+        level: 'info',
+        timestamp: expect.any(Number),
+        pid: process.pid,
+        context: 'Database',
+        message: 'Schema is up to date',
+      },
+    ]);
+  });
+
+  it('keeps LOG_LEVEL: below it nothing is written, silent writes nothing', () => {
+    const warn = capture({ logLevel: 'warn' });
+    warn.log.info('no');
+    warn.log.warn('yes');
+    expect(warn.entries().map((e) => e.message)).toEqual(['yes']);
+    const silent = capture({ logLevel: 'silent' });
+    silent.log.fatal('no');
+    expect(silent.lines).toEqual([]);
+  });
+
+  it('censors an Authorization header, a cookie, a body and contentData wherever a logged object holds them', () => {
+    const { log, lines, entries } = capture();
+    log.warn(
+      {
+        authorization: 'Bearer eyJtop.level.token',
+        headers: { authorization: 'Bearer eyJheaders.token', cookie: 'session=cookie-secret' },
+        request: { headers: { authorization: 'Bearer eyJnested.token' }, body: { contentData: 'U0VDUkVU' } },
+        body: { url: 'https://secret.example' },
+        contentData: 'RklMRS1DT05URU5U',
+      },
+      'something odd',
+    );
+    expect(lines.join('')).not.toMatch(/eyJ|cookie-secret|U0VDUkVU|secret\.example|RklMRS1DT05URU5U/);
+    expect(entries()[0]).toMatchObject({
+      authorization: '[Redacted]',
+      headers: { authorization: '[Redacted]', cookie: '[Redacted]' },
+      request: { headers: { authorization: '[Redacted]' }, body: '[Redacted]' },
+      body: '[Redacted]',
+      contentData: '[Redacted]',
+    });
+  });
+
+  it("logs an error's type, message, stack and code, not the values a database error carries", () => {
+    const { log, entries } = capture();
+    const error = Object.assign(new Error('duplicate key value violates unique constraint'), {
+      code: '23505',
+      detail: 'Key (tenant_id, key)=(t, secret-idempotency-key) already exists.',
+      parameters: ['secret-parameter'],
+    });
+    log.error({ err: error }, 'Unexpected error');
+    const [entry] = entries();
+    expect(entry.err).toEqual({
+      type: 'Error',
+      message: 'duplicate key value violates unique constraint',
+      stack: expect.stringContaining('duplicate key value'),
+      code: '23505',
+    });
+    expect(JSON.stringify(entry)).not.toMatch(/secret-/);
+  });
+
+  it('names the active trace and span on every line when tracing is on', () => {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    const { log, entries } = capture({ tracing: { sampler: 'parentbased_always_on', samplerRatio: 1 } });
+    const span = trace.wrapSpanContext({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1 });
+    context.with(trace.setSpan(ROOT_CONTEXT, span), () => log.info('inside'));
+    log.info('outside');
+    expect(entries()).toEqual([
+      expect.objectContaining({ message: 'inside', traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) }),
+      expect.not.objectContaining({ traceId: expect.anything() }),
+    ]);
+  });
+});
+
+describe('formatLine (development)', () => {
+  it('reads a request line as an access log, then its fields', () => {
+    const line = JSON.stringify({
+      level: 'info',
+      timestamp: Date.UTC(2026, 0, 1, 12, 30, 1, 42),
+      pid: 1,
+      context: 'HTTP',
+      requestId: 'r-1',
+      clientRequestId: 'r-1',
+      tenantId: 't-1',
+      method: 'POST',
+      route: '/v1.0/things/:id',
+      status: 201,
+      durationMs: 3.1,
+      message: 'request',
+    });
+    expect(formatLine(line)).toBe(
+      '12:30:01.042 INFO  [HTTP] POST /v1.0/things/:id 201 3.1 ms requestId=r-1 tenantId=t-1\n',
+    );
+  });
+
+  it('prints an error with its stack on the lines below', () => {
+    const line = JSON.stringify({
+      level: 'error',
+      timestamp: Date.UTC(2026, 0, 1),
+      context: 'GraphExceptionFilter',
+      requestId: 'r-2',
+      err: { type: 'Error', message: 'boom', stack: 'Error: boom\n    at x (y.js:1:1)' },
+      message: 'Unexpected error',
+    });
+    expect(formatLine(line)).toBe(
+      '00:00:00.000 ERROR [GraphExceptionFilter] Unexpected error requestId=r-2\nError: boom\n    at x (y.js:1:1)\n',
+    );
+  });
+});
