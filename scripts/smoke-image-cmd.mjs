@@ -74,7 +74,15 @@ const body = await res.json();
 if (res.status !== 201 || body.status !== 'pending')
   throw new Error(`expected 201, got ${res.status}: ${JSON.stringify(body)}`);
 console.log(`smoke: POST answered 201 (${body.id}); first 201 ${Date.now() - started} ms after start`);
-if (!/"level":"log"/.test(output)) throw new Error('production logs are not JSON lines');
+const jsonLine = (line) => {
+  try {
+    const entry = JSON.parse(line);
+    return typeof entry.level === 'string' && typeof entry.message === 'string';
+  } catch {
+    return false;
+  }
+};
+if (!output.split('\n').some(jsonLine)) throw new Error('production logs are not JSON lines');
 child.kill('SIGTERM');
 const { code } = await exited;
 if (code !== 0) throw new Error(`exit code ${code} after SIGTERM`);
