@@ -3,6 +3,7 @@ import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import { EventEmitter } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import type { DatabasePooler } from '../config/app-config.js';
+import { listenForSessionEnd } from './data-source-options.js';
 import { beginWithTimeouts, Database } from './database.js';
 
 /** A Database on a recording stand-in for the pg pool (a real PostgresDriver instance, not initialised). */
@@ -17,10 +18,7 @@ function databaseOn(pooler: DatabasePooler) {
     off: () => client,
     release: () => undefined,
   };
-  const pool = {
-    query: client.query,
-    connect: (handOver: (error: undefined, c: typeof client) => void) => handOver(undefined, client),
-  };
+  const pool = { query: client.query, connect: () => Promise.resolve(client) };
   const driver = Object.assign(Object.create(PostgresDriver.prototype) as PostgresDriver, { master: pool });
   const dataSource = { isInitialized: true, driver, logger: { logQuery: () => undefined } } as unknown as DataSource;
   return { database: new Database(dataSource, { databasePooler: pooler, dbStatementTimeoutMs: 2000 }), sent };
@@ -53,18 +51,21 @@ describe('Database', () => {
 });
 
 describe('Database.transaction and a session the server ends', () => {
-  it('listens from the instant the pool hands the client over, and drops the client', async () => {
+  it('survives an end reported as the pool hands the client over, and drops the client', async () => {
     const ended = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
     const client = Object.assign(new EventEmitter(), {
       query: () => Promise.reject(new Error('Client has encountered a connection error and is not queryable')),
       release: vi.fn(),
     });
+    // As the pool's onConnect does for every client it opens.
+    listenForSessionEnd(client);
     // As pg-pool does when it hands a just-released client to a waiter while parsing that client's data:
-    // the session's end follows in the same tick, before any microtask.
+    // the session's end follows in the same tick, before the waiter's continuation runs.
     const pool = {
-      connect: (handOver: (error: undefined, c: typeof client) => void) => {
-        handOver(undefined, client);
+      connect: () => {
+        const handedOver = Promise.resolve(client);
         client.emit('error', ended);
+        return handedOver;
       },
     };
     const driver = Object.assign(Object.create(PostgresDriver.prototype) as PostgresDriver, { master: pool });
@@ -72,7 +73,8 @@ describe('Database.transaction and a session the server ends', () => {
     const database = new Database(dataSource, { databasePooler: 'none', dbStatementTimeoutMs: 2000 });
     await expect(database.transaction(() => Promise.resolve('never'))).rejects.toThrow(/not queryable/);
     expect(client.release).toHaveBeenCalledWith(expect.any(Error));
-    expect(client.listenerCount('error')).toBe(1);
+    // The client's own listener, and the transaction's, kept on a dropped client for its later reports.
+    expect(client.listenerCount('error')).toBe(2);
   });
 });
 

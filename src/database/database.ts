@@ -51,13 +51,14 @@ export class Database implements Queryable {
   /** `fn`'s statements on one client, committed together; rolled back when `fn` throws. */
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     let broken: Error | undefined;
-    // The pool listens for errors only on idle clients: on a checked-out one, a session the server ends
-    // (a restart, pg_terminate_backend) would be an unhandled 'error' event and end the process. The
-    // statement in flight rejects on its own; the client is then dropped, not reused.
+    // Every pooled client has a listener for its whole life (listenForSessionEnd), so a session the server
+    // ends cannot end the process; this one marks the transaction's client broken, so that it is dropped,
+    // not reused. An end reported before it is attached fails the next statement, which drops it too.
     const onError = (error: Error) => {
       broken = error;
     };
-    const client = await this.checkOut(onError);
+    const client = await this.pool().connect();
+    client.on('error', onError);
     const tx: Queryable = { query: (name, text, values) => this.run(client, name, text, values) };
     try {
       await inStatementSpan(undefined, this.begin, () => client.query(this.begin));
@@ -104,26 +105,6 @@ export class Database implements Queryable {
     const statement = name === undefined || !this.named ? { text, values } : { name, text, values };
     const result = await inStatementSpan(name, text, () => on.query<T>(statement));
     return result.rows;
-  }
-
-  /**
-   * A pooled client with `onError` listening from the moment it is handed over. Not after an `await`: the
-   * pool hands a released client to the next waiter while still parsing that client's socket data, and a
-   * session end in the same data (PostgreSQL's 57P01 at a fast restart) is emitted before any microtask
-   * could attach the listener; this one marks the client broken, so it is dropped.
-   */
-  private checkOut(onError: (error: Error) => void): Promise<PoolClient> {
-    const pool = this.pool();
-    return new Promise((resolve, reject) => {
-      pool.connect((error, client) => {
-        if (error || !client) {
-          reject(error ?? new DatabaseUnavailableError());
-          return;
-        }
-        client.on('error', onError);
-        resolve(client);
-      });
-    });
   }
 
   private openPool(): Pool | undefined {
