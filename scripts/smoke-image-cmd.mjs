@@ -40,6 +40,10 @@ const child = spawn(command === 'node' ? process.execPath : command, args, {
 let output = '';
 child.stdout.on('data', (chunk) => (output += chunk));
 const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+// A failed check throws: the service it started must not outlive it.
+process.on('exit', () => {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
 
 const base = `http://127.0.0.1:${port}`;
 let ready = false;
@@ -51,7 +55,6 @@ while (!ready && Date.now() - started < 20_000) {
   if (!ready) await new Promise((r) => setTimeout(r, 200));
 }
 if (!ready) {
-  child.kill('SIGKILL');
   throw new Error(`not ready within 20 s:\n${output}`);
 }
 console.log(`smoke: ready in ${Date.now() - started} ms`);
