@@ -12,6 +12,7 @@ import { ObservabilityModule } from './observability/observability.module.js';
 import { ThrottlingModule } from './throttling/throttling.module.js';
 import { IdempotencyModule } from './idempotency/idempotency.module.js';
 import { ThreatAssessmentModule } from './threat-assessment/threat-assessment.module.js';
+import { NotificationsModule } from './notifications/notifications.module.js';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -33,6 +34,7 @@ export class AppModule {
         ThrottlingModule,
         IdempotencyModule,
         ThreatAssessmentModule,
+        NotificationsModule,
       ],
       providers: [
         RouteTable,

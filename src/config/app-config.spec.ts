@@ -50,6 +50,23 @@ describe('loadConfig', () => {
       corsOrigins: [],
       tls: undefined,
       shutdownDrainMs: 0,
+      notifications: {
+        maxPerTenant: 1000,
+        maxPerApp: 100,
+        maxExpirationMinutes: 4230,
+        minExpirationMinutes: 45,
+        batchSize: 50,
+        writesPerMinute: 60,
+        retryBaseSeconds: 10,
+        retryMaxDelaySeconds: 600,
+        retryWindowSeconds: 14_400,
+        leaseSeconds: 30,
+        deliveryEnabled: true,
+        pollIntervalMs: 1000,
+        allowHttp: false,
+        allowedHosts: [],
+        allowedCidrs: [],
+      },
     });
   });
 
@@ -96,6 +113,21 @@ describe('loadConfig', () => {
         DOCS_ENABLED: 'no',
         BODY_LIMIT_BYTES: '2048',
         SHUTDOWN_DRAIN_MS: '2000',
+        NOTIFICATIONS_MAX_PER_TENANT: '7',
+        NOTIFICATIONS_MAX_PER_APP: '3',
+        NOTIFICATIONS_MAX_EXPIRATION_MINUTES: '600',
+        NOTIFICATIONS_MIN_EXPIRATION_MINUTES: '0',
+        NOTIFICATIONS_BATCH_SIZE: '5',
+        NOTIFICATIONS_WRITES_PER_MINUTE: '9',
+        NOTIFICATIONS_RETRY_BASE_SECONDS: '2',
+        NOTIFICATIONS_RETRY_MAX_DELAY_SECONDS: '30',
+        NOTIFICATIONS_RETRY_WINDOW_SECONDS: '120',
+        NOTIFICATIONS_LEASE_SECONDS: '15',
+        NOTIFICATIONS_DELIVERY_ENABLED: 'false',
+        NOTIFICATIONS_POLL_INTERVAL_MS: '100',
+        NOTIFICATIONS_ALLOW_HTTP: 'true',
+        NOTIFICATIONS_ALLOWED_HOSTS: ' hooks.internal, Other.Example ,',
+        NOTIFICATIONS_ALLOWED_CIDRS: '127.0.0.0/8,::1/128',
       }),
     ).toEqual({
       nodeEnv: 'test',
@@ -128,6 +160,44 @@ describe('loadConfig', () => {
       corsOrigins: [],
       tls: undefined,
       shutdownDrainMs: 2000,
+      notifications: {
+        maxPerTenant: 7,
+        maxPerApp: 3,
+        maxExpirationMinutes: 600,
+        minExpirationMinutes: 0,
+        batchSize: 5,
+        writesPerMinute: 9,
+        retryBaseSeconds: 2,
+        retryMaxDelaySeconds: 30,
+        retryWindowSeconds: 120,
+        leaseSeconds: 15,
+        deliveryEnabled: false,
+        pollIntervalMs: 100,
+        allowHttp: true,
+        allowedHosts: ['hooks.internal', 'Other.Example'],
+        allowedCidrs: ['127.0.0.0/8', '::1/128'],
+      },
+    });
+  });
+
+  describe('NOTIFICATIONS_*', () => {
+    it('refuses http notification URLs in production', () => {
+      expect(() =>
+        loadConfig({
+          NODE_ENV: 'production',
+          AUTH_HS256_SECRET: SECRET_32,
+          SKIPTOKEN_SECRET: SKIPTOKEN,
+          PUBLIC_BASE_URL: 'https://graph.example.com',
+          NOTIFICATIONS_ALLOW_HTTP: 'true',
+        }),
+      ).toThrow(/NOTIFICATIONS_ALLOW_HTTP=true is refused with NODE_ENV=production/);
+    });
+
+    it('refuses a lease shorter than the longest attempt, and a minimum past the maximum', () => {
+      expect(() => loadConfig({ NOTIFICATIONS_LEASE_SECONDS: '10' })).toThrow(/NOTIFICATIONS_LEASE_SECONDS/);
+      expect(() =>
+        loadConfig({ NOTIFICATIONS_MIN_EXPIRATION_MINUTES: '100', NOTIFICATIONS_MAX_EXPIRATION_MINUTES: '60' }),
+      ).toThrow(/must not exceed/);
     });
   });
 

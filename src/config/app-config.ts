@@ -61,6 +61,34 @@ export interface AppConfig {
    * OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
    */
   tracing?: TracingConfig;
+  notifications: NotificationsConfig;
+}
+
+/** Change notifications (subscriptions and webhooks); the variables are NOTIFICATIONS_*. */
+export interface NotificationsConfig {
+  maxPerTenant: number;
+  maxPerApp: number;
+  maxExpirationMinutes: number;
+  /** A requested expiration sooner than this is raised to it (Graph: 45 minutes). */
+  minExpirationMinutes: number;
+  batchSize: number;
+  /** Subscription creates and updates per tenant per minute. */
+  writesPerMinute: number;
+  retryBaseSeconds: number;
+  retryMaxDelaySeconds: number;
+  /** No attempt starts later than this after a notification's first. */
+  retryWindowSeconds: number;
+  /** How long a delivering instance's claim on a subscription lasts without renewal. */
+  leaseSeconds: number;
+  /** False: this instance records notifications but sends none. */
+  deliveryEnabled: boolean;
+  /** How often a delivering instance looks for due notifications. */
+  pollIntervalMs: number;
+  /** `http:` notification URLs besides `https:`; refused with NODE_ENV=production. */
+  allowHttp: boolean;
+  /** Exempt from the address policy: host names (exact, case-insensitive) and CIDR ranges. */
+  allowedHosts: string[];
+  allowedCidrs: string[];
 }
 
 export const TRACE_SAMPLERS = [
@@ -141,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     tls: tlsFiles(env),
     shutdownDrainMs: integer(env, 'SHUTDOWN_DRAIN_MS', 0, 0, 60_000),
     tracing: tracingConfig(env),
+    notifications: notificationsConfig(env, production),
   };
   // The migration lock is a session lock: through a transaction pooler two instances could both hold it.
   if (config.databasePooler === 'transaction' && config.migrationsRun && !config.migrationsDatabaseUrl) {
@@ -161,6 +190,44 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     );
   }
   return config;
+}
+
+function notificationsConfig(env: NodeJS.ProcessEnv, production: boolean): NotificationsConfig {
+  const allowHttp = boolean(env, 'NOTIFICATIONS_ALLOW_HTTP', false);
+  if (allowHttp && production) {
+    throw new ConfigError(
+      'NOTIFICATIONS_ALLOW_HTTP=true is refused with NODE_ENV=production: webhooks go over https only',
+    );
+  }
+  const list = (name: string) =>
+    (env[name] ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+  const minExpirationMinutes = integer(env, 'NOTIFICATIONS_MIN_EXPIRATION_MINUTES', 45, 0, 4230);
+  const maxExpirationMinutes = integer(env, 'NOTIFICATIONS_MAX_EXPIRATION_MINUTES', 4230, 1, 525_600);
+  if (minExpirationMinutes > maxExpirationMinutes) {
+    throw new ConfigError('NOTIFICATIONS_MIN_EXPIRATION_MINUTES must not exceed NOTIFICATIONS_MAX_EXPIRATION_MINUTES');
+  }
+  const leaseSeconds = integer(env, 'NOTIFICATIONS_LEASE_SECONDS', 30, 15, 3600);
+  return {
+    maxPerTenant: integer(env, 'NOTIFICATIONS_MAX_PER_TENANT', 1000, 1, 1_000_000),
+    maxPerApp: integer(env, 'NOTIFICATIONS_MAX_PER_APP', 100, 1, 1_000_000),
+    maxExpirationMinutes,
+    minExpirationMinutes,
+    batchSize: integer(env, 'NOTIFICATIONS_BATCH_SIZE', 50, 1, 1000),
+    writesPerMinute: integer(env, 'NOTIFICATIONS_WRITES_PER_MINUTE', 60, 1, 1_000_000),
+    retryBaseSeconds: integer(env, 'NOTIFICATIONS_RETRY_BASE_SECONDS', 10, 1, 3600),
+    retryMaxDelaySeconds: integer(env, 'NOTIFICATIONS_RETRY_MAX_DELAY_SECONDS', 600, 1, 86_400),
+    retryWindowSeconds: integer(env, 'NOTIFICATIONS_RETRY_WINDOW_SECONDS', 14_400, 1, 7 * 86_400),
+    // An attempt lasts at most 10 s: a lease shorter than that could pass on while one is in flight.
+    leaseSeconds,
+    deliveryEnabled: boolean(env, 'NOTIFICATIONS_DELIVERY_ENABLED', true),
+    pollIntervalMs: integer(env, 'NOTIFICATIONS_POLL_INTERVAL_MS', 1000, 50, 5000),
+    allowHttp,
+    allowedHosts: list('NOTIFICATIONS_ALLOWED_HOSTS'),
+    allowedCidrs: list('NOTIFICATIONS_ALLOWED_CIDRS'),
+  };
 }
 
 /**

@@ -7,6 +7,8 @@ const ALL = [
   "SELECT create_distributed_table('threat_assessment_results', 'tenant_id', colocate_with => 'threat_assessment_requests')",
   "SELECT create_distributed_table('idempotency_keys', 'tenant_id', colocate_with => 'threat_assessment_requests')",
   "SELECT create_distributed_table('throttle_counters', 'tenant_id', colocate_with => 'threat_assessment_requests')",
+  "SELECT create_distributed_table('subscriptions', 'tenant_id', colocate_with => 'threat_assessment_requests')",
+  "SELECT create_distributed_table('notifications', 'tenant_id', colocate_with => 'threat_assessment_requests')",
 ];
 
 const done = (table: string, colocationId = 7, column: string | null = 'tenant_id'): DistributedTable => ({
@@ -34,7 +36,7 @@ function fakeCitus(extension: boolean, existing: DistributedTable[]) {
 }
 
 describe('distributionPlan', () => {
-  it('distributes the requests first, then co-locates the other three with them', () => {
+  it('distributes the requests first, then co-locates the others with them, each after what its foreign key references', () => {
     expect(distributionPlan([])).toEqual({ statements: ALL, problems: [] });
   });
 
@@ -46,7 +48,14 @@ describe('distributionPlan', () => {
   });
 
   it('is empty once every table is distributed in one group', () => {
-    const all = ['threat_assessment_requests', 'threat_assessment_results', 'idempotency_keys', 'throttle_counters'];
+    const all = [
+      'threat_assessment_requests',
+      'threat_assessment_results',
+      'idempotency_keys',
+      'throttle_counters',
+      'subscriptions',
+      'notifications',
+    ];
     expect(distributionPlan(all.map((t) => done(t)))).toEqual({ statements: [], problems: [] });
   });
 

@@ -5,13 +5,15 @@ export const DISTRIBUTION_COLUMN = 'tenant_id';
 
 /**
  * In the order Citus needs: a table's foreign key may only point at a table already distributed and
- * co-located with it, so the results follow the requests they reference. The first is the group's anchor.
+ * co-located with it, so the results follow the requests they reference, the notifications their subscriptions. The first is the group's anchor.
  */
 export const DISTRIBUTED_TABLES = [
   'threat_assessment_requests',
   'threat_assessment_results',
   'idempotency_keys',
   'throttle_counters',
+  'subscriptions',
+  'notifications',
 ] as const;
 
 /** A table Citus already knows (pg_dist_partition): its distribution column and co-location group. */
@@ -56,7 +58,7 @@ export type DistributeOutcome =
   { kind: 'no-citus' } | { kind: 'problems'; problems: string[] } | { kind: 'distributed'; statements: string[] };
 
 /**
- * Distributes the four tables when the `citus` extension is installed in the database, else does
+ * Distributes the tables when the `citus` extension is installed in the database, else does
  * nothing. Each call is one statement in its own transaction: Citus copies a table's rows to its
  * shards inside create_distributed_table, and a failure leaves the tables before it distributed, so a
  * rerun goes on from there.

@@ -11,6 +11,8 @@ import {
 import { ThreatAssessmentResultEntity } from '../threat-assessment/entities/threat-assessment-result.entity.js';
 import { IdempotencyKeyEntity } from '../idempotency/idempotency-key.entity.js';
 import { ThrottleCounterEntity } from '../throttling/throttle-counter.entity.js';
+import { SubscriptionEntity } from '../notifications/persistence/subscription.entity.js';
+import { NotificationEntity } from '../notifications/persistence/notification.entity.js';
 import { MIGRATIONS } from './migrations/index.js';
 
 export interface DatabaseSettings {
@@ -41,6 +43,8 @@ export const ENTITIES = [
   ThreatAssessmentResultEntity,
   ThrottleCounterEntity,
   IdempotencyKeyEntity,
+  SubscriptionEntity,
+  NotificationEntity,
 ];
 
 /** The one source of TypeORM options: the app, the migration CLI and the tests all use it. */

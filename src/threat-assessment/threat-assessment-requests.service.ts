@@ -4,6 +4,7 @@ import type { Caller } from '../auth/caller.js';
 import { uuidv7 } from '../database/uuid-v7.js';
 import { IdempotencyKeys } from '../idempotency/idempotency-keys.service.js';
 import type { IdempotencyClaim } from '../idempotency/idempotency.js';
+import { currentTraceparent } from '../observability/traceparent.js';
 import { Throttler } from '../throttling/throttler.service.js';
 import { type Page, pageOf } from '../odata/keyset.js';
 import type { CollectionQuery } from '../odata/query-options.js';
@@ -62,7 +63,7 @@ export class ThreatAssessmentRequestsService {
     } satisfies Partial<ThreatAssessmentRequestEntity>);
     const windows = this.throttler.createRequestWindows(() => resourceKey(type, body, columns));
     const written = await this.idempotencyKeys.write(caller.tenantId, claim, async (on, inTransaction) => {
-      const row = await this.store.create(on, entity, claim, windows);
+      const row = await this.store.create(on, entity, currentTraceparent(), claim, windows);
       // Counted after the claim, in its statement: concurrent retries that replay are not counted.
       await this.throttler.settle(caller.tenantId, row, inTransaction);
       return row;
@@ -127,7 +128,8 @@ export class ThreatAssessmentRequestsService {
 
   /** Its results go with it. */
   async delete(caller: Caller, id: string): Promise<void> {
-    if (!(await this.store.delete(caller.tenantId, id))) throw new ThreatAssessmentRequestNotFoundError(id);
+    if (!(await this.store.delete(caller.tenantId, id, currentTraceparent())))
+      throw new ThreatAssessmentRequestNotFoundError(id);
   }
 }
 

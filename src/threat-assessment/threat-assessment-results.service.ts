@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Caller } from '../auth/caller.js';
 import { uuidv7 } from '../database/uuid-v7.js';
 import { IdempotencyKeys } from '../idempotency/idempotency-keys.service.js';
+import { currentTraceparent } from '../observability/traceparent.js';
 import type { IdempotencyClaim } from '../idempotency/idempotency.js';
 import { Throttler } from '../throttling/throttler.service.js';
 import { type Page, pageOf } from '../odata/keyset.js';
@@ -42,7 +43,7 @@ export class ThreatAssessmentResultsService {
     let written;
     try {
       written = await this.idempotencyKeys.write(caller.tenantId, claim, (on, inTransaction) =>
-        this.store.add(on, result, claim, windows).then(async (row) => {
+        this.store.add(on, { ...result, traceparent: currentTraceparent() }, claim, windows).then(async (row) => {
           // Counted after the claim, in its statement: retries that replay are not counted.
           if (row) await this.throttler.settle(caller.tenantId, row, inTransaction);
           return row;

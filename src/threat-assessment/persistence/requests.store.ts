@@ -12,6 +12,7 @@ import type { IdentitySetColumn, ThreatAssessmentRequestEntity } from '../entiti
 import { ThreatAssessmentResultEntity } from '../entities/threat-assessment-result.entity.js';
 import { REQUESTS_FILTER } from '../threat-assessment.filters.js';
 import { writeStatements } from './write-statements.js';
+import { changeNotificationsCte, REQUESTS_RESOURCE } from '../../notifications/persistence/record-notifications.js';
 import { EXPANDED_RESULTS_LIMIT } from '../threat-assessment.query-specs.js';
 import {
   type ReadColumn,
@@ -26,22 +27,50 @@ import {
  * every call and sends it unnamed, so PostgreSQL plans it every time. The values come from the entity;
  * `created_date_time` comes from the database clock, returned, never read back. With limits, the same
  * statement counts them (throttleGate): a refused or failed insert counts nothing. With an
- * Idempotency-Key, the same statement claims it (claimCte), and inserts and counts only if it won.
+ * Idempotency-Key, the same statement claims it (claimCte), and inserts and counts only if it won. It
+ * also records a `created` notification for each subscription to the collection.
  */
 const INSERT_COLUMNS = `id, tenant_id, kind, content_type, expected_assessment, category, status, request_source,
   created_by, ${TYPE_COLUMN_LIST.map((c) => c.column).join(', ')}`;
-/** The shared columns take $1 to $9, the derived types' the next; the claim's and the gate's follow. */
+/** The shared columns take $1 to $9, the derived types' the next, then the traceparent; the claim's and the gate's follow. */
 const SHARED_PARAMETERS = 9;
 const INSERT_PARAMETERS = SHARED_PARAMETERS + TYPE_COLUMN_LIST.length;
-const PLAIN_INSERT = `INSERT INTO threat_assessment_requests (${INSERT_COLUMNS})
-  VALUES (${Array.from({ length: INSERT_PARAMETERS }, (_, i) => `$${i + 1}`).join(', ')})
-  RETURNING threat_assessment_requests.created_date_time`;
+const TRACEPARENT = `$${INSERT_PARAMETERS + 1}::varchar`;
 const TYPED_PARAMETERS = TYPE_COLUMN_LIST.map((c, i) => `$${SHARED_PARAMETERS + 1 + i}::${c.sqlType}`).join(', ');
+const CREATED_NOTIFICATIONS = changeNotificationsCte({
+  name: 'notified',
+  source: 'inserted',
+  tenantSql: '$2::uuid',
+  resourceSql: `'${REQUESTS_RESOURCE}'`,
+  event: 'created',
+  requestIdSql: '$1::uuid',
+  requestKindSql: '$3::varchar',
+  traceparentSql: TRACEPARENT,
+});
+
+const DELETED_NOTIFICATIONS = `WITH removed AS (
+    UPDATE subscriptions s SET retired_at = now()
+    WHERE s.tenant_id = $1 AND s.request_id = $2 AND s.retired_at IS NULL
+    RETURNING s.tenant_id, s.id, s.lifecycle_notification_url, s.expiration_date_time
+  ), removal_notified AS (
+    INSERT INTO notifications (tenant_id, subscription_id, channel, event, request_id, traceparent)
+    SELECT tenant_id, id, 'lifecycle', 'subscriptionRemoved', $2::uuid, $4::varchar FROM removed
+    WHERE lifecycle_notification_url IS NOT NULL AND expiration_date_time > now()
+  ), ${changeNotificationsCte({
+    name: 'notified',
+    source: '(VALUES (1)) AS deleted (one)',
+    tenantSql: '$1::uuid',
+    resourceSql: `'${REQUESTS_RESOURCE}'`,
+    event: 'deleted',
+    requestIdSql: '$2::uuid',
+    requestKindSql: '$3::varchar',
+    traceparentSql: '$4::varchar',
+  })}
+  SELECT count(*)::int AS removed FROM removed`;
 
 export function createRequestSql(withClaim: boolean, throttled: boolean): string {
-  if (!withClaim && !throttled) return PLAIN_INSERT;
   const claimed = 'EXISTS (SELECT 1 FROM claim)';
-  const first = INSERT_PARAMETERS + 1;
+  const first = INSERT_PARAMETERS + 2;
   const gate = throttleGate({
     tenant: '$2::uuid',
     first: withClaim ? first + 3 : first,
@@ -54,15 +83,15 @@ export function createRequestSql(withClaim: boolean, throttled: boolean): string
     resourceId: '$1::uuid',
     ttlSeconds: `$${first + 2}`,
   });
-  const ctes = [...(withClaim ? [claim] : []), ...(throttled ? [gate.ctes] : [])].join(', ');
-  const conditions = [...(withClaim ? [claimed] : []), ...(throttled ? [gate.accepted] : [])].join(' AND ');
-  return `WITH ${ctes}, inserted AS (
+  const ctes = [...(withClaim ? [claim] : []), ...(throttled ? [gate.ctes] : [])].map((cte) => `${cte}, `).join('');
+  const conditions = [...(withClaim ? [claimed] : []), ...(throttled ? [gate.accepted] : [])];
+  return `WITH ${ctes}inserted AS (
     INSERT INTO threat_assessment_requests (${INSERT_COLUMNS})
     SELECT $1::uuid, $2::uuid, $3::varchar, $4::varchar, $5::varchar, $6::varchar, $7::varchar, $8::varchar,
       $9::jsonb, ${TYPED_PARAMETERS}
-    WHERE ${conditions}
+    ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}
     RETURNING threat_assessment_requests.created_date_time
-  )
+  ), ${CREATED_NOTIFICATIONS}
   SELECT (SELECT created_date_time FROM inserted) AS created_date_time${throttled ? `, ${gate.columns}` : ''}`;
 }
 
@@ -71,7 +100,7 @@ const createRequest = writeStatements('create_threat_assessment_request', create
 /** `created_date_time` is null only when the claim was lost or the gate refused the insert. */
 export type CreatedRow = { created_date_time: Date | null } & Partial<ThrottleVerdict>;
 
-function insertValues(entity: ThreatAssessmentRequestEntity): unknown[] {
+function insertValues(entity: ThreatAssessmentRequestEntity, traceparent: string | undefined): unknown[] {
   const typed = entity as Partial<Record<TypeProperty, unknown>>;
   return [
     entity.id,
@@ -84,6 +113,7 @@ function insertValues(entity: ThreatAssessmentRequestEntity): unknown[] {
     entity.requestSource,
     entity.createdBy,
     ...TYPE_COLUMN_LIST.map((c) => typed[c.property] ?? null),
+    traceparent ?? null,
   ];
 }
 
@@ -166,10 +196,11 @@ export class RequestsStore {
   async create(
     on: Queryable,
     entity: ThreatAssessmentRequestEntity,
+    traceparent: string | undefined,
     claim: IdempotencyClaim | undefined,
     windows: ThrottleWindows | undefined,
   ): Promise<CreatedRow> {
-    const statement = createRequest(insertValues(entity), claim, windows);
+    const statement = createRequest(insertValues(entity, traceparent), claim, windows);
     const [row] = await on.query<CreatedRow>(statement.name, statement.text, statement.values);
     return row;
   }
@@ -255,14 +286,30 @@ export class RequestsStore {
     return { request: toRequestEntity(rows[0]), results };
   }
 
-  /** Its results go with it (ON DELETE CASCADE). False when the tenant has no such request. */
-  async delete(tenantId: string, id: string): Promise<boolean> {
-    const rows = await this.database.query<{ id: string }>(
-      'delete_threat_assessment_request',
-      'DELETE FROM threat_assessment_requests r WHERE r.tenant_id = $1 AND r.id = $2 RETURNING r.id',
-      [tenantId, id],
-    );
-    return rows.length > 0;
+  /**
+   * Its results go with it (ON DELETE CASCADE), and so do the subscriptions to them: retired, each with
+   * a `subscriptionRemoved` lifecycle notification, beside a `deleted` for each subscription to the
+   * collection. Two statements in one transaction: a subscription to the results being created at
+   * that moment holds a share lock on the request (SubscriptionsStore), so the delete waits for it to
+   * commit, and only a statement that starts after the delete sees it and retires it. False when the
+   * tenant has no such request.
+   */
+  async delete(tenantId: string, id: string, traceparent: string | undefined): Promise<boolean> {
+    return this.database.transaction(async (tx) => {
+      const [deleted] = await tx.query<{ kind: RequestKind }>(
+        'delete_threat_assessment_request',
+        'DELETE FROM threat_assessment_requests r WHERE r.tenant_id = $1 AND r.id = $2 RETURNING r.kind',
+        [tenantId, id],
+      );
+      if (!deleted) return false;
+      await tx.query('notify_threat_assessment_request_deleted', DELETED_NOTIFICATIONS, [
+        tenantId,
+        id,
+        deleted.kind,
+        traceparent ?? null,
+      ]);
+      return true;
+    });
   }
 
   /**

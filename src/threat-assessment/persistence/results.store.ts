@@ -9,6 +9,11 @@ import type { KeysetPosition } from '../../odata/skiptoken.js';
 import { throttleGate, type ThrottleVerdict, type ThrottleWindows } from '../../throttling/throttle-counters.store.js';
 import { ThreatAssessmentResultEntity } from '../entities/threat-assessment-result.entity.js';
 import { writeStatements } from './write-statements.js';
+import {
+  changeNotificationsCte,
+  REQUESTS_RESOURCE,
+  resultsResourceSql,
+} from '../../notifications/persistence/record-notifications.js';
 import { RESULTS_FILTER } from '../threat-assessment.filters.js';
 
 /**
@@ -19,26 +24,50 @@ import { RESULTS_FILTER } from '../threat-assessment.filters.js';
  * is sent) was already taken, or when the throttle refuses. With limits, the same statement counts
  * them (throttleGate), only for a result it may record: a missing parent, a refused checkPolicy or a
  * lost claim counts nothing, and a failure rolls the count back. A request deleted meanwhile trips
- * the foreign key (23503): 404.
+ * the foreign key (23503): 404. The same statement records the notifications: a results `created` for
+ * each subscription to the request's results, and an `updated` for each subscription to the collection
+ * when this result is the one that completed the request (of concurrent first results, the row lock
+ * lets one move it; the others find it completed and record no `updated`).
  */
 export function addResultSql(withClaim: boolean, throttled: boolean): string {
   const allowed = `($4::varchar <> 'checkPolicy' OR content_type = 'mail')`;
   const gate = throttleGate({
     tenant: '$1',
-    first: withClaim ? 9 : 6,
+    first: withClaim ? 10 : 7,
     when: withClaim ? 'EXISTS (SELECT 1 FROM claim)' : `EXISTS (SELECT 1 FROM parent WHERE ${allowed})`,
   });
   const claim = claimCte({
     tenant: '$1::uuid',
-    key: '$6',
-    requestHash: '$7',
+    key: '$7',
+    requestHash: '$8',
     resourceId: '$3',
-    ttlSeconds: '$8',
+    ttlSeconds: '$9',
     from: `parent WHERE ${allowed}`,
+  });
+  const resultCreated = changeNotificationsCte({
+    name: 'result_notified',
+    source: 'inserted CROSS JOIN parent',
+    tenantSql: '$1::uuid',
+    resourceSql: resultsResourceSql('$2::uuid'),
+    event: 'created',
+    requestIdSql: '$2::uuid',
+    resultIdSql: '$3::uuid',
+    requestKindSql: 'parent.kind',
+    traceparentSql: '$6::varchar',
+  });
+  const requestUpdated = changeNotificationsCte({
+    name: 'request_notified',
+    source: 'completed',
+    tenantSql: '$1::uuid',
+    resourceSql: `'${REQUESTS_RESOURCE}'`,
+    event: 'updated',
+    requestIdSql: '$2::uuid',
+    requestKindSql: 'completed.kind',
+    traceparentSql: '$6::varchar',
   });
   return `
   WITH parent AS (
-    SELECT id, tenant_id, content_type, status
+    SELECT id, tenant_id, kind, content_type, status
     FROM threat_assessment_requests
     WHERE tenant_id = $1 AND id = $2
   )${withClaim ? `, ${claim}` : ''}${throttled ? `, ${gate.ctes}` : ''}, inserted AS (
@@ -49,7 +78,8 @@ export function addResultSql(withClaim: boolean, throttled: boolean): string {
   ), completed AS (
     UPDATE threat_assessment_requests r SET status = 'completed'
     WHERE r.tenant_id = $1 AND r.id = $2 AND r.status = 'pending' AND EXISTS (SELECT 1 FROM inserted)
-  )
+    RETURNING r.kind
+  ), ${resultCreated}, ${requestUpdated}
   SELECT p.content_type, i.created_date_time${throttled ? `, ${gate.columns}` : ''} FROM parent p LEFT JOIN inserted i ON true`;
 }
 
@@ -59,6 +89,8 @@ export const addResult = writeStatements('add_threat_assessment_result', addResu
 export type AddedRow = { content_type: string; created_date_time: Date | null } & Partial<ThrottleVerdict>;
 
 export interface NewResult {
+  /** The W3C traceparent of the request, recorded with its notifications; undefined: not traced. */
+  traceparent?: string;
   tenantId: string;
   requestId: string;
   id: string;
@@ -102,7 +134,7 @@ export class ResultsStore {
     windows: ThrottleWindows | undefined,
   ): Promise<AddedRow | undefined> {
     const statement = addResult(
-      [result.tenantId, result.requestId, result.id, result.resultType, result.message],
+      [result.tenantId, result.requestId, result.id, result.resultType, result.message, result.traceparent ?? null],
       claim,
       windows,
     );
