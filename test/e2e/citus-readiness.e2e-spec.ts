@@ -4,10 +4,13 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { MetricsService } from '../../src/observability/metrics.service.js';
 import { compileCli, ROOT } from '../support/compile-cli.js';
 import { EMAIL_FILE_REQUEST, FILE_REQUEST, MAIL_REQUEST, URL_REQUEST } from '../support/graph.js';
 import { REQUESTS, startTestApp } from '../support/test-app.js';
-import { TENANT_TABLES, tablesOf, untenantedReferences } from '../support/tenant-scope.js';
+import { createScratchDatabase, insertSubscription } from '../support/notification-subscriptions.js';
+import { isCrossTenantByDesign, TENANT_TABLES, tablesOf, untenantedReferences } from '../support/tenant-scope.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 import { newTenant } from '../support/tokens.js';
 
 /**
@@ -38,6 +41,21 @@ describe('Citus readiness: keys', () => {
     );
     expect(rows).toEqual([
       { table: 'idempotency_keys', name: 'pk_idempotency_keys', type: 'p', columns: 'tenant_id, key', references: '' },
+      {
+        table: 'notifications',
+        name: 'fk_notifications_subscription',
+        type: 'f',
+        columns: 'tenant_id, subscription_id',
+        references: 'subscriptions (tenant_id, id)',
+      },
+      {
+        table: 'notifications',
+        name: 'pk_notifications',
+        type: 'p',
+        columns: 'tenant_id, subscription_id, seq',
+        references: '',
+      },
+      { table: 'subscriptions', name: 'pk_subscriptions', type: 'p', columns: 'tenant_id, id', references: '' },
       {
         table: 'threat_assessment_requests',
         name: 'pk_threat_assessment_requests',
@@ -86,21 +104,21 @@ describe('Citus readiness: keys', () => {
     );
     expect(rows).toEqual([
       { index: 'pk_idempotency_keys', tenant: true },
+      { index: 'pk_notifications', tenant: true },
+      { index: 'pk_subscriptions', tenant: true },
       { index: 'pk_threat_assessment_requests', tenant: true },
       { index: 'pk_threat_assessment_results', tenant: true },
       { index: 'pk_throttle_counters', tenant: true },
+      { index: 'uq_subscriptions_combination', tenant: true },
     ]);
   });
 });
 
 /**
- * Cross-tenant by design: the expiry sweeps, run on a timer. Citus runs a multi-shard DELETE on every
- * shard in parallel; they are not on any request's path.
+ * Cross-tenant by design (isCrossTenantByDesign): the expiry sweeps and delivery's search for due work,
+ * housekeeping and gauges, run on a timer. Citus runs each on every shard in parallel; they are not on
+ * any request's path.
  */
-const SWEEPS = new Set([
-  'DELETE FROM idempotency_keys WHERE expires_at < now()',
-  'DELETE FROM throttle_counters WHERE expires_at < now()',
-]);
 const NOT_DATA = /^\s*(?:CREATE|ALTER|DROP|COMMENT|BEGIN|COMMIT|ROLLBACK|START|SAVEPOINT|RELEASE|SET|SHOW)\b/i;
 
 describe('Citus readiness: every statement the service sends names tenant_id for every tenant table', () => {
@@ -178,8 +196,53 @@ describe('Citus readiness: every statement the service sends names tenant_id for
     }
   }
 
-  it('on every route, throttled or not, and with an Idempotency-Key or not', async () => {
+  /**
+   * Delivery's statements: a subscription, a change whose first POST fails (500) and whose retry
+   * succeeds, and a lifecycle row without a lifecycle URL (dropped). On a database of its own: a
+   * delivering app polls the whole outbox.
+   */
+  async function exerciseDelivery() {
+    const scratch = await createScratchDatabase(inject('databaseUrl'), 'citus_delivery');
+    const { leafCert, leafKey } = inject('testCertificates');
+    const receiver = await WebhookReceiver.start('127.0.0.1', { cert: leafCert, key: leafKey });
+    let failures = 0;
+    receiver.handler = (_req, res) => {
+      if (failures++ === 0) res.statusCode = 500;
+      res.end();
+    };
+    const t = await startTestApp({
+      DATABASE_URL: scratch.url,
+      NOTIFICATIONS_DELIVERY_ENABLED: 'true',
+      NOTIFICATIONS_ALLOWED_CIDRS: '127.0.0.0/8',
+      NOTIFICATIONS_POLL_INTERVAL_MS: '100',
+      NOTIFICATIONS_RETRY_BASE_SECONDS: '1',
+    });
+    try {
+      const tenant = await newTenant();
+      const subscription = await insertSubscription(t.db, {
+        tenantId: tenant.tenantId,
+        changeTypes: ['created'],
+        notificationUrl: `https://127.0.0.1:${receiver.port}/hooks`,
+      });
+      await t.db.query(
+        `INSERT INTO notifications (tenant_id, subscription_id, channel, event) VALUES ($1, $2, 'lifecycle', 'missed')`,
+        [tenant.tenantId, subscription.id],
+      );
+      const res = await t.http.post(REQUESTS).set('authorization', `Bearer ${tenant.token}`).send(URL_REQUEST);
+      expect(res.status, res.text).toBe(201);
+      await receiver.waitUntil(() => receiver.requests.length >= 2);
+      await t.app.get(MetricsService).registry.metrics();
+    } finally {
+      await t.close();
+      await receiver.close();
+      await scratch.drop();
+    }
+  }
+
+  it('on every route, throttled or not, and with an Idempotency-Key or not, and in delivery', async () => {
     captured.length = 0;
+    await exerciseDelivery();
+    const delivery = [...new Set(captured)].filter((sql) => /notifications/.test(sql));
     await exercise({});
     await exercise({
       THROTTLE_TENANT_LIMITS: '1000/3600',
@@ -188,7 +251,7 @@ describe('Citus readiness: every statement the service sends names tenant_id for
     });
     const statements = [...new Set(captured)].filter((sql) => !NOT_DATA.test(sql) && tablesOf(sql).length > 0);
     const offending = statements
-      .filter((sql) => !SWEEPS.has(sql.trim()))
+      .filter((sql) => !isCrossTenantByDesign(sql))
       .map((sql) => ({ sql: sql.replace(/\s+/g, ' ').trim(), missing: untenantedReferences(sql) }))
       .filter((s) => s.missing.length > 0);
     expect(offending).toEqual([]);
@@ -196,6 +259,10 @@ describe('Citus readiness: every statement the service sends names tenant_id for
     expect(new Set(statements.flatMap(tablesOf))).toEqual(new Set(TENANT_TABLES));
     expect(statements.filter((sql) => tablesOf(sql).includes('throttle_counters')).length).toBeGreaterThanOrEqual(2);
     expect(statements.length).toBeGreaterThanOrEqual(15);
+    // Delivery's own statements were all seen: the lease, the heads, the failed, delivered and dropped
+    // batches, the release; and its cross-tenant ones, exempt by name.
+    expect(delivery.filter((sql) => !isCrossTenantByDesign(sql)).length).toBeGreaterThanOrEqual(6);
+    expect(delivery.filter((sql) => isCrossTenantByDesign(sql)).length).toBeGreaterThanOrEqual(4);
   });
 });
 

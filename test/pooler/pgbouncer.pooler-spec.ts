@@ -18,6 +18,11 @@ import { type RunningService, startService } from '../faults/support/service.js'
 import { killEverything, trackFolder, trackPostmaster, trackProcess } from '../topology/support/daemons.js';
 import type { SystemUser } from '../topology/support/install.js';
 import { ensurePgbouncer, type Pgbouncer, startPgbouncer } from './support/pgbouncer.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { insertSubscription } from '../support/notification-subscriptions.js';
+import { createTestCertificates } from '../support/test-certificates.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 /** Fewer server connections than the service's pool (8): consecutive statements of one client meet others'. */
 const SERVER_CONNECTIONS = 3;
@@ -33,6 +38,8 @@ let user: SystemUser;
 let postgres: ControlledPostgres;
 let bouncer: Pgbouncer;
 let service: RunningService;
+let receiver: WebhookReceiver;
+let caFile: string;
 const others: { destroy(): Promise<void> }[] = [];
 
 function serviceEnv(databaseUrl: string, pooler: 'none' | 'transaction'): Record<string, string> {
@@ -43,10 +50,20 @@ function serviceEnv(databaseUrl: string, pooler: 'none' | 'transaction'): Record
     DB_POOL_SIZE: '8',
     THROTTLE_RESOURCE_LIMITS: `${RESOURCE_LIMIT}/900`,
     THROTTLE_RESULT_LIMITS: `${RESULT_LIMIT}/900`,
+    // Delivery is on (the default): its leases and batches go through the pooler too.
+    NODE_EXTRA_CA_CERTS: caFile,
+    NOTIFICATIONS_ALLOWED_CIDRS: '127.0.0.0/8,::1/128',
+    NOTIFICATIONS_POLL_INTERVAL_MS: '200',
   };
 }
 
 beforeAll(async () => {
+  const certificates = createTestCertificates();
+  const caDir = mkdtempSync(join(tmpdir(), 'threat-assessment-pooler-ca-'));
+  trackFolder(caDir);
+  caFile = join(caDir, 'ca.pem');
+  writeFileSync(caFile, certificates.caCert);
+  receiver = await WebhookReceiver.start('127.0.0.1', { cert: certificates.leafCert, key: certificates.leafKey });
   user = ensurePgbouncer();
   postgres = await startControlledPostgres('threat_assessment_pooler_test');
   trackPostmaster(join(postgres.dataDir, 'postmaster.pid'));
@@ -60,6 +77,7 @@ beforeAll(async () => {
 afterAll(async () => {
   try {
     await service?.stop();
+    await receiver?.close();
     for (const other of others) await other.destroy();
     await bouncer?.destroy();
     await postgres?.destroy();
@@ -251,6 +269,34 @@ describe('through pgbouncer 1.18 in transaction mode (DATABASE_POOLER=transactio
         expect(times).toEqual([...times].sort());
       }
     }
+  });
+
+  it('delivers a change notification: leases, batches and deletes in short transactions, unnamed', async () => {
+    const tenant = await newTenant();
+    const subscription = await insertSubscription(postgres.admin, {
+      tenantId: tenant.tenantId,
+      changeTypes: ['created'],
+      notificationUrl: `https://127.0.0.1:${receiver.port}/hooks/pooler`,
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++)
+      ids.push(expectStatus(await api(tenant, REQUESTS, { body: bodies[1]() }), 201).id as string);
+    const path = (n: { request: { url: string } }) => n.request.url === '/hooks/pooler';
+    await receiver.waitUntil(
+      () => receiver.notifications(path).length >= ids.length,
+      15_000,
+      () => service.problems(),
+    );
+    const received = receiver.notifications(path).map((n) => n.notification);
+    expect(received.map((n) => (n.resourceData as { id: string }).id)).toEqual(ids);
+    expect(new Set(received.map((n) => n.subscriptionId))).toEqual(new Set([subscription.id]));
+    expect(new Set(received.map((n) => n.id)).size).toBe(ids.length);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await rowCount('notifications', tenant.tenantId)).toBe(0);
+    const { rows } = await postgres.admin.query('SELECT lease_owner FROM subscriptions WHERE id = $1', [
+      subscription.id,
+    ]);
+    expect(rows).toEqual([{ lease_owner: null }]);
   });
 
   it('logged no error or warning meanwhile', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { tablesOf, untenantedReferences } from './tenant-scope.js';
+import { CROSS_TENANT_STATEMENTS as DELIVERY } from '../../src/notifications/delivery/outbox.store.js';
+import { CROSS_TENANT_STATEMENTS, isCrossTenantByDesign, tablesOf, untenantedReferences } from './tenant-scope.js';
 
 describe('untenantedReferences', () => {
   it('accepts a lookup pinned to the tenant, aliased, quoted or not', () => {
@@ -69,5 +70,22 @@ describe('tablesOf', () => {
     ]);
     expect(tablesOf('ALTER TABLE t DROP CONSTRAINT pk_throttle_counters')).toEqual([]);
     expect(tablesOf('SELECT 1')).toEqual([]);
+  });
+});
+
+describe('the cross-tenant statements exempt by design', () => {
+  it('each needs its exemption: the check flags it', () => {
+    for (const sql of CROSS_TENANT_STATEMENTS) expect(untenantedReferences(sql), sql).not.toEqual([]);
+  });
+
+  it('are exempt as written, whatever the spacing, quoting or case, and nothing else is', () => {
+    expect(isCrossTenantByDesign(DELIVERY.candidates.replace(/\s+/g, '\n  '))).toBe(true);
+    expect(isCrossTenantByDesign('delete from "idempotency_keys" where expires_at < now()')).toBe(true);
+    // The same tables touched another way are not.
+    expect(isCrossTenantByDesign(DELIVERY.releaseAll.replace('lease_owner = $1', 'lease_owner IS NOT NULL'))).toBe(
+      false,
+    );
+    expect(isCrossTenantByDesign('DELETE FROM notifications')).toBe(false);
+    expect(isCrossTenantByDesign(`${DELIVERY.candidates} `.replace('LIMIT $1', 'LIMIT 10'))).toBe(false);
   });
 });

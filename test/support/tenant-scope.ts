@@ -1,3 +1,5 @@
+import { CROSS_TENANT_STATEMENTS as DELIVERY_CROSS_TENANT_STATEMENTS } from '../../src/notifications/delivery/outbox.store.js';
+
 /**
  * A small SQL-aware check that a statement names `tenant_id` for every reference to a tenant table,
  * so that Citus can route it to the tenant's shard. Not a parser: it normalizes the text (comments and
@@ -11,7 +13,27 @@ export const TENANT_TABLES = [
   'threat_assessment_results',
   'idempotency_keys',
   'throttle_counters',
+  'subscriptions',
+  'notifications',
 ] as const;
+
+/**
+ * The statements that are cross-tenant by design, each exempt exactly as sent (after normalizing), not
+ * by table or prefix: the expiry sweeps, and notification delivery's search for due work, lease release
+ * at shutdown, housekeeping and queue gauges (CROSS_TENANT_STATEMENTS, documented there). All run on a
+ * timer, none on a request's path; every other statement delivery sends must name the tenant.
+ */
+export const CROSS_TENANT_STATEMENTS: readonly string[] = [
+  'DELETE FROM idempotency_keys WHERE expires_at < now()',
+  'DELETE FROM throttle_counters WHERE expires_at < now()',
+  ...Object.values(DELIVERY_CROSS_TENANT_STATEMENTS),
+];
+
+const EXEMPT = new Set(CROSS_TENANT_STATEMENTS.map(normalizeSql));
+
+export function isCrossTenantByDesign(sql: string): boolean {
+  return EXEMPT.has(normalizeSql(sql));
+}
 
 const NOT_AN_ALIAS = new Set(
   `as where on set join left right inner full outer cross natural using values select returning order group

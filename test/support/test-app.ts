@@ -22,12 +22,14 @@ export interface TestApp {
 }
 
 /**
- * The production app (same `createApp`), on the test database, with HS256 test tokens; silent unless
- * given a logger.
+ * The production app (same `createApp`), on the test database (or `env.DATABASE_URL`), with HS256 test
+ * tokens; silent unless given a logger. Notification delivery is off unless `env` turns it on: every
+ * delivering app polls the whole outbox, and the suites run side by side on one database.
  */
 export async function startTestApp(env: Record<string, string> = {}, logger?: NestPinoLogger): Promise<TestApp> {
-  const databaseUrl = inject('databaseUrl');
+  const databaseUrl = env.DATABASE_URL ?? inject('databaseUrl');
   const config = loadConfig({
+    NOTIFICATIONS_DELIVERY_ENABLED: 'false',
     NODE_ENV: 'test',
     AUTH_HS256_SECRET: TEST_SECRET,
     AUTH_ISSUER: TEST_ISSUER,

@@ -6,6 +6,7 @@ import {
 } from 'node:http';
 import { type ServerOptions, createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Server, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
 
 export interface ReceivedRequest {
@@ -20,6 +21,14 @@ export interface ReceivedRequest {
   servername: string | false | undefined;
 }
 
+/** One notification of a collection POSTed to the receiver, with the POST it came in. */
+export interface ReceivedNotification {
+  notification: Record<string, unknown> & { id: string; subscriptionId: string };
+  request: ReceivedRequest;
+  /** Its POST's index in `requests`. */
+  post: number;
+}
+
 export type ReceiverHandler = (req: IncomingMessage, res: ServerResponse, received: ReceivedRequest) => void;
 
 /**
@@ -32,8 +41,13 @@ export class WebhookReceiver {
   connections = 0;
   inFlight = 0;
   maxInFlight = 0;
+  /** Notification POSTs held at once per subscription (from the body's arrival to the response's end). */
+  readonly inFlightBySubscription = new Map<string, number>();
+  maxInFlightPerSubscription = 0;
   handler: ReceiverHandler = (_req, res) => res.end();
   private readonly sockets = new Set<Socket>();
+  /** When each request's body had arrived (performance.now()); beside the record, which stays as sent. */
+  private readonly arrivals = new WeakMap<ReceivedRequest, number>();
 
   private constructor(private readonly server: Server) {
     server.on('connection', (socket: Socket) => {
@@ -50,14 +64,25 @@ export class WebhookReceiver {
       req.on('end', () => {
         const headerNames = req.rawHeaders.filter((_, i) => i % 2 === 0);
         const socket = req.socket as Partial<TLSSocket>;
+        const body = Buffer.concat(chunks).toString('utf8');
+        const subscriptionId = subscriptionOf(body);
         const received: ReceivedRequest = {
           method: req.method ?? '',
           url: req.url ?? '',
           headerNames,
           headers: req.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
+          body,
           servername: socket.encrypted ? (socket.servername ?? false) : undefined,
         };
+        this.arrivals.set(received, performance.now());
+        if (subscriptionId) {
+          const held = (this.inFlightBySubscription.get(subscriptionId) ?? 0) + 1;
+          this.inFlightBySubscription.set(subscriptionId, held);
+          this.maxInFlightPerSubscription = Math.max(this.maxInFlightPerSubscription, held);
+          res.on('close', () =>
+            this.inFlightBySubscription.set(subscriptionId, (this.inFlightBySubscription.get(subscriptionId) ?? 1) - 1),
+          );
+        }
         this.requests.push(received);
         this.handler(req, res, received);
       });
@@ -84,10 +109,36 @@ export class WebhookReceiver {
     return this.sockets.size;
   }
 
+  /** performance.now() when `request`'s body had arrived. */
+  receivedAt(request: ReceivedRequest): number {
+    return this.arrivals.get(request)!;
+  }
+
+  /** Every notification received so far, in arrival order (POST order, then order within the POST). */
+  notifications(filter: (n: ReceivedNotification) => boolean = () => true): ReceivedNotification[] {
+    return this.requests
+      .flatMap((request, post) =>
+        notificationsOf(request.body).map((notification) => ({ notification, request, post })),
+      )
+      .filter(filter);
+  }
+
+  /** Polls until `ready()` returns true; throws after `timeoutMs`, with `describe()` in the message. */
+  async waitUntil(ready: () => boolean, timeoutMs = 15_000, describe: () => string = () => ''): Promise<void> {
+    const started = performance.now();
+    while (!ready()) {
+      if (performance.now() - started > timeoutMs) {
+        throw new Error(`Not received within ${timeoutMs} ms. ${describe()} (${this.requests.length} requests so far)`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   reset(): void {
     this.requests.length = 0;
     this.connections = 0;
     this.maxInFlight = this.inFlight;
+    this.maxInFlightPerSubscription = 0;
     this.handler = (_req, res) => res.end();
   }
 
@@ -95,4 +146,18 @@ export class WebhookReceiver {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+function notificationsOf(body: string): ReceivedNotification['notification'][] {
+  try {
+    const parsed = JSON.parse(body) as { value?: unknown };
+    return Array.isArray(parsed.value) ? (parsed.value as ReceivedNotification['notification'][]) : [];
+  } catch {
+    return [];
+  }
+}
+
+function subscriptionOf(body: string): string | undefined {
+  const [first] = notificationsOf(body);
+  return typeof first?.subscriptionId === 'string' ? first.subscriptionId : undefined;
 }
