@@ -67,6 +67,7 @@ describe('AuthGuard', () => {
       kind: 'user',
       id: USER,
       displayName: 'Ada',
+      objectId: USER,
       permissions: new Set([PERMISSIONS.readWrite]),
     });
   });

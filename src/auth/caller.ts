@@ -5,6 +5,10 @@ export interface Caller {
   /** `oid` for a user, `azp`/`appid` for an application. */
   id: string;
   displayName?: string;
+  /** The client application the token was issued to (`azp`, else `appid`); for an application, its own id. */
+  applicationId?: string;
+  /** `oid`: the signed-in user, or the application's service principal. */
+  objectId?: string;
   /** Delegated scopes (`scp`) for a user token, application roles (`roles`) for an app token. */
   permissions: ReadonlySet<string>;
 }

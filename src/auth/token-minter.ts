@@ -7,7 +7,12 @@ export interface MintOptions {
   issuer?: string;
   audience?: string;
   /** Delegated token: a user with these scopes. */
-  user?: { id: string; displayName?: string; scopes: string[] };
+  user?: {
+    id: string;
+    displayName?: string;
+    scopes: string[];
+    /** The client application (`azp`). */ applicationId?: string;
+  };
   /** Application token: an app with these roles. */
   application?: { id: string; displayName?: string; roles: string[] };
   expiresInSeconds?: number;
@@ -19,6 +24,7 @@ export async function mintToken(options: MintOptions): Promise<string> {
   if (options.user) {
     Object.assign(claims, {
       oid: options.user.id,
+      azp: options.user.applicationId,
       name: options.user.displayName,
       scp: options.user.scopes.join(' '),
       idtyp: 'user',

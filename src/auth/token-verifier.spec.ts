@@ -25,6 +25,7 @@ const AUDIENCE = 'api://threat-assessment-unit';
 const TENANT = '0b2c7a3e-5d41-4f6a-9e1b-3c8d2f7a6b10';
 const USER = 'c1d2e3f4-0000-4000-8000-000000000001';
 const APP = 'a1b2c3d4-0000-4000-8000-000000000002';
+const SERVICE_PRINCIPAL = 'a1b2c3d4-0000-4000-8000-0000000000e5';
 const now = () => Math.floor(Date.now() / 1000);
 
 const verifier = new TokenVerifier(
@@ -59,8 +60,16 @@ function sign(claims: JWTPayload, { alg = 'HS256', secret = SECRET } = {}): Prom
 }
 
 /** The caller an app-only token of the Engine application (APP) becomes. */
-function engineCaller(...permissions: string[]) {
-  return { tenantId: TENANT, kind: 'application', id: APP, displayName: 'Engine', permissions: new Set(permissions) };
+function engineCaller(objectId: string, ...permissions: string[]) {
+  return {
+    tenantId: TENANT,
+    kind: 'application',
+    id: APP,
+    displayName: 'Engine',
+    applicationId: APP,
+    objectId,
+    permissions: new Set(permissions),
+  };
 }
 
 async function refusal(token: string): Promise<Error> {
@@ -86,6 +95,7 @@ describe('TokenVerifier (HS256)', () => {
       kind: 'user',
       id: USER,
       displayName: 'Ada',
+      objectId: USER,
       permissions: new Set([PERMISSIONS.readWrite, 'openid']),
     });
   });
@@ -96,7 +106,7 @@ describe('TokenVerifier (HS256)', () => {
         userClaims({
           azp: APP,
           appid: randomUUID(),
-          oid: randomUUID(),
+          oid: SERVICE_PRINCIPAL,
           app_displayname: 'Engine',
           roles: [PERMISSIONS.read, 7],
         }),
@@ -104,7 +114,7 @@ describe('TokenVerifier (HS256)', () => {
         'name',
       ),
     );
-    expect(await verifier.verify(token)).toEqual(engineCaller(PERMISSIONS.read));
+    expect(await verifier.verify(token)).toEqual(engineCaller(SERVICE_PRINCIPAL, PERMISSIONS.read));
   });
 
   it('takes the application id from appid (v1.0 tokens) and the user id from sub when oid is missing', async () => {
@@ -124,7 +134,7 @@ describe('TokenVerifier (HS256)', () => {
       tenantId: TENANT,
       application: { id: APP, displayName: 'Engine', roles: [PERMISSIONS.readWrite] },
     });
-    expect(await verifier.verify(minted)).toEqual(engineCaller(PERMISSIONS.readWrite));
+    expect(await verifier.verify(minted)).toEqual(engineCaller(APP, PERMISSIONS.readWrite));
   });
 
   it('lower-cases the tenant id, so that one tenant is one scope', async () => {
@@ -281,6 +291,8 @@ describe('local mode', () => {
       kind: 'user',
       id: LOCAL_USER.id,
       displayName: LOCAL_USER.displayName,
+      applicationId: LOCAL_USER.applicationId,
+      objectId: LOCAL_USER.id,
       permissions: new Set([PERMISSIONS.readWrite]),
     });
     await expect(local.verify(await mintToken({ ...options, secret: SECRET }))).rejects.toThrow(

@@ -105,7 +105,15 @@ function toCaller(payload: JWTPayload, tenantId: string): Caller {
   if (scp) {
     const id = stringClaim(payload.oid) ?? stringClaim(payload.sub);
     if (!id) throw new AuthenticationRequiredError('The access token names no user (oid).');
-    return { tenantId, kind: 'user', id, displayName: stringClaim(payload.name), permissions: new Set(scp) };
+    return {
+      tenantId,
+      kind: 'user',
+      id,
+      displayName: stringClaim(payload.name),
+      applicationId: stringClaim(payload.azp) ?? stringClaim(payload.appid),
+      objectId: stringClaim(payload.oid),
+      permissions: new Set(scp),
+    };
   }
   const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
   const appId = stringClaim(payload.azp) ?? stringClaim(payload.appid);
@@ -115,6 +123,8 @@ function toCaller(payload: JWTPayload, tenantId: string): Caller {
     kind: 'application',
     id: appId,
     displayName: stringClaim(payload.app_displayname),
+    applicationId: appId,
+    objectId: stringClaim(payload.oid),
     permissions: new Set(roles),
   };
 }

@@ -42,7 +42,12 @@ describe('npm run token (tokenOptionsFrom)', () => {
       audience: LOCAL_AUDIENCE,
       tenantId: LOCAL_TENANT_ID,
       expiresInSeconds: 3600,
-      user: { id: LOCAL_USER.id, displayName: LOCAL_USER.displayName, scopes: [PERMISSIONS.readWrite] },
+      user: {
+        id: LOCAL_USER.id,
+        displayName: LOCAL_USER.displayName,
+        scopes: [PERMISSIONS.readWrite],
+        applicationId: LOCAL_USER.applicationId,
+      },
     });
   });
 
@@ -66,7 +71,7 @@ describe('npm run token (tokenOptionsFrom)', () => {
       audience: 'api://first',
       tenantId: TENANT,
       expiresInSeconds: 60,
-      user: { id: 'u-1', displayName: 'Grace', scopes: ['a', 'b', 'c', 'd'] },
+      user: { id: 'u-1', displayName: 'Grace', scopes: ['a', 'b', 'c', 'd'], applicationId: LOCAL_USER.applicationId },
     });
   });
 
@@ -156,6 +161,8 @@ describe('npm run token (tokenOptionsFrom)', () => {
         kind: 'user',
         id: LOCAL_USER.id,
         displayName: 'Grace',
+        applicationId: LOCAL_USER.applicationId,
+        objectId: LOCAL_USER.id,
         permissions: new Set([PERMISSIONS.readWrite]),
       });
       expect(await verifier.verify(await mint(['--roles', PERMISSIONS.read, '--app', 'engine-1']))).toEqual({
@@ -163,6 +170,8 @@ describe('npm run token (tokenOptionsFrom)', () => {
         kind: 'application',
         id: 'engine-1',
         displayName: 'Local Assessment Engine',
+        applicationId: 'engine-1',
+        objectId: 'engine-1',
         permissions: new Set([PERMISSIONS.read]),
       });
       if (!('AUTH_HS256_SECRET' in env)) expect(loadOrCreateLocalKey()).toHaveLength(43);

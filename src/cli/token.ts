@@ -88,6 +88,7 @@ export function tokenOptionsFrom(
             user: {
               id: values.user ?? LOCAL_USER.id,
               displayName: values.name ?? LOCAL_USER.displayName,
+              applicationId: LOCAL_USER.applicationId,
               scopes: list(values.scopes ?? PERMISSIONS.readWrite),
             },
           }),

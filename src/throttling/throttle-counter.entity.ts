@@ -6,7 +6,7 @@ import type { ThrottleScope } from './throttle-limits.js';
  * because the count lives where the data does, counted by the statement that writes (throttleGate).
  */
 @Entity({ name: 'throttle_counters' })
-@Check('ck_throttle_counters_scope', `"scope" IN ('tenant', 'resource', 'results')`)
+@Check('ck_throttle_counters_scope', `"scope" IN ('tenant', 'resource', 'results', 'subscriptions')`)
 // Not tenant-led on purpose: the periodic clean-up deletes expired rows of every tenant.
 @Index('ix_throttle_counters_expires', ['expiresAt'])
 export class ThrottleCounterEntity {

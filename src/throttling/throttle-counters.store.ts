@@ -93,6 +93,12 @@ export function throttleGate({
   return { ctes, accepted: 'NOT EXISTS (SELECT 1 FROM throttle_refused)', columns };
 }
 
+/** The gate alone, for a write that is not one statement (a subscription's, around its handshake). */
+const COUNT_SQL = (() => {
+  const gate = throttleGate({ tenant: '$1::uuid', first: 2 });
+  return `WITH ${gate.ctes} SELECT ${gate.columns}`;
+})();
+
 /** Gives back the counts of a write refused after it counted some windows (see throttleGate). */
 const GIVE_BACK_SQL = `
   UPDATE throttle_counters c SET count = c.count - 1
@@ -103,6 +109,14 @@ const GIVE_BACK_SQL = `
 @Injectable()
 export class ThrottleCountersStore {
   constructor(private readonly database: Database) {}
+
+  async count(tenantId: string, windows: ThrottleWindows): Promise<ThrottleVerdict> {
+    const [row] = await this.database.query<ThrottleVerdict>('count_throttle_windows', COUNT_SQL, [
+      tenantId,
+      ...windows,
+    ]);
+    return row;
+  }
 
   async giveBack(tenantId: string, windows: CountedWindow[]): Promise<void> {
     await this.database.query('give_back_throttle_counts', GIVE_BACK_SQL, [tenantId, JSON.stringify(windows)]);

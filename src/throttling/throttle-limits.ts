@@ -1,5 +1,6 @@
 /** What a counter counts: creating requests per tenant or per resource, adding results per tenant. */
-export type ThrottleScope = 'tenant' | 'resource' | 'results';
+/** `subscriptions`: subscription creates and updates per tenant (NOTIFICATIONS_WRITES_PER_MINUTE). */
+export type ThrottleScope = 'tenant' | 'resource' | 'results' | 'subscriptions';
 
 import type { ThrottleConfig } from '../config/app-config.js';
 import type { Limit } from '../config/rate-limits.js';

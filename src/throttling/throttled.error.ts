@@ -10,7 +10,9 @@ export class ThrottledError extends DomainError {
     super(
       scope === 'resource'
         ? `This resource was submitted for assessment too often. Retry after ${retryAfterSeconds} seconds.`
-        : `Too many requests for this tenant. Retry after ${retryAfterSeconds} seconds.`,
+        : scope === 'subscriptions'
+          ? `Too many subscription changes for this tenant. Retry after ${retryAfterSeconds} seconds.`
+          : `Too many requests for this tenant. Retry after ${retryAfterSeconds} seconds.`,
       { status: 429, code: 'TooManyRequests', headers: { 'retry-after': String(retryAfterSeconds) } },
     );
   }

@@ -24,6 +24,7 @@ export class Throttler implements OnApplicationShutdown {
   private readonly cleanup: NodeJS.Timeout;
   private readonly limits: ThrottleLimits;
   private readonly resultWindows: ThrottleWindows | undefined;
+  private readonly subscriptionWindows: ThrottleWindows;
 
   constructor(
     private readonly store: ThrottleCountersStore,
@@ -32,6 +33,13 @@ export class Throttler implements OnApplicationShutdown {
   ) {
     this.limits = limitsOf(config.throttle);
     this.resultWindows = windowsOf([{ scope: 'results', key: '', limits: this.limits.results }]);
+    this.subscriptionWindows = windowsOf([
+      {
+        scope: 'subscriptions',
+        key: '',
+        limits: [{ count: config.notifications.writesPerMinute, windowSeconds: 60 }],
+      },
+    ])!;
     this.cleanup = setInterval(() => void this.deleteExpired(), CLEANUP_INTERVAL_MS);
     this.cleanup.unref();
   }
@@ -56,6 +64,11 @@ export class Throttler implements OnApplicationShutdown {
 
   addResultWindows(): ThrottleWindows | undefined {
     return this.resultWindows;
+  }
+
+  /** Counts a subscription create or update of the tenant; throws 429 past the limit. */
+  async admitSubscriptionWrite(tenantId: string): Promise<void> {
+    await this.settle(tenantId, await this.store.count(tenantId, this.subscriptionWindows), false);
   }
 
   /**

@@ -7,6 +7,8 @@ export const TEST_ISSUER = 'https://login.test/threat-assessment/';
 export const TEST_AUDIENCE = 'api://threat-assessment-test';
 /** What the test app accepts: every test token is minted with these. */
 export const TEST_SIGNING = { secret: TEST_SECRET, issuer: TEST_ISSUER, audience: TEST_AUDIENCE };
+/** The client application (`azp`) of test users' tokens, unless a test names another. */
+export const TEST_CLIENT_APP = '0c7e5a1d-7e57-4c11-a000-00000000c11e';
 
 export interface TestIdentity {
   tenantId: string;
@@ -26,8 +28,9 @@ export function userToken(
   scopes: string[],
   userId: string = randomUUID(),
   displayName = 'Test User',
+  applicationId = TEST_CLIENT_APP,
 ) {
-  return mintToken({ ...TEST_SIGNING, tenantId, user: { id: userId, displayName, scopes } });
+  return mintToken({ ...TEST_SIGNING, tenantId, user: { id: userId, displayName, scopes, applicationId } });
 }
 
 export function appToken(tenantId: string, roles: string[], appId: string = randomUUID(), displayName = 'Test Engine') {

@@ -55,6 +55,7 @@ const DESCRIPTIONS: Record<number, string> = {
   404: "Unknown id, or another tenant's; for a create replayed by its `Idempotency-Key`, the request it created was deleted (`itemNotFound`).",
   405: 'Method not allowed (`notAllowed`).',
   413: 'Body too large: `BODY_LIMIT_BYTES` (8 MiB by default) to create a request, 32 KiB for every other route (`requestEntityTooLarge`).',
+  409: 'A subscription of this application and user already watches this resource for these change types (`conflict`).',
   415: 'Content-Type is not application/json (`unsupportedMediaType`).',
   422: 'The `Idempotency-Key` was already used in this tenant with a different request (`invalidRequest`).',
   429: 'Throttled (`TooManyRequests`, with `Retry-After`).',
@@ -91,6 +92,10 @@ const EXAMPLES: Record<
   413: { code: 'requestEntityTooLarge', message: 'The request body is too large.' },
   415: { code: 'unsupportedMediaType', message: "The request body's Content-Type must be application/json." },
   422: { code: 'invalidRequest', message: 'This Idempotency-Key was already used with a different request.' },
+  409: {
+    code: 'conflict',
+    message: 'Subscription Id 7f105c7d-2dc5-4530-97cd-4e7ae6534c07 already exists for the requested combination',
+  },
   429: { code: 'TooManyRequests', message: 'Too many requests for this tenant. Retry after 540 seconds.' },
   500: { code: 'generalException', message: 'An unexpected error occurred.' },
   503: {
@@ -155,6 +160,8 @@ export const ERRORS_OF = {
   create: [...READ, 413, 415, 422, 429],
   write: [...READ, 413, 415, 422, 429],
   delete: [...READ, 413, 415],
+  /** Subscription create and update: also a duplicate (409); a quota is a 403. */
+  subscriptionWrite: [...READ, 409, 413, 415, 429],
   /** Probes: a malformed or missing Host (400), and 503 while the database is down or the service stops. */
   probe: [400, 503],
 } as const;

@@ -9,6 +9,11 @@ export class AddChangeNotifications1796243637027 implements MigrationInterface {
   name = 'AddChangeNotifications1796243637027';
 
   async up(queryRunner: QueryRunner): Promise<void> {
+    // Subscription writes are throttled per tenant with the same counters.
+    await queryRunner.query(`ALTER TABLE "throttle_counters" DROP CONSTRAINT "ck_throttle_counters_scope"`);
+    await queryRunner.query(
+      `ALTER TABLE "throttle_counters" ADD CONSTRAINT "ck_throttle_counters_scope" CHECK ("scope" IN ('tenant', 'resource', 'results', 'subscriptions'))`,
+    );
     await queryRunner.query(`
       CREATE TABLE "subscriptions" (
         "tenant_id" uuid NOT NULL,
@@ -83,5 +88,10 @@ export class AddChangeNotifications1796243637027 implements MigrationInterface {
     await queryRunner.query(`DROP INDEX "public"."uq_subscriptions_combination"`);
     await queryRunner.query(`DROP INDEX "public"."ix_subscriptions_resource"`);
     await queryRunner.query(`DROP TABLE "subscriptions"`);
+    await queryRunner.query(`DELETE FROM "throttle_counters" WHERE "scope" = 'subscriptions'`);
+    await queryRunner.query(`ALTER TABLE "throttle_counters" DROP CONSTRAINT "ck_throttle_counters_scope"`);
+    await queryRunner.query(
+      `ALTER TABLE "throttle_counters" ADD CONSTRAINT "ck_throttle_counters_scope" CHECK ("scope" IN ('tenant', 'resource', 'results'))`,
+    );
   }
 }

@@ -1,6 +1,14 @@
 import { Module } from '@nestjs/common';
+import { SkipTokenCodec } from '../../odata/skiptoken.js';
 import { OutboundModule } from '../outbound/outbound.module.js';
+import { SubscriptionsController } from './subscriptions.controller.js';
+import { SubscriptionsService } from './subscriptions.service.js';
+import { SubscriptionsStore } from './subscriptions.store.js';
 
 /** The subscription API: `/subscriptions`, with the validation handshake before a create or a move. */
-@Module({ imports: [OutboundModule] })
+@Module({
+  imports: [OutboundModule],
+  controllers: [SubscriptionsController],
+  providers: [SubscriptionsService, SubscriptionsStore, SkipTokenCodec],
+})
 export class SubscriptionsModule {}
