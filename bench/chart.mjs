@@ -1,7 +1,9 @@
 // A small SVG bar chart of the report: requests/s per scenario, the service beside the reference, p99 as text.
 
+/** @param {unknown} s */
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+/** @param {import('./report.mjs').FinishedReport & { scenarios: import('./report.mjs').ScenarioReport[] }} report */
 export function chartSvg(report) {
   const rows = report.scenarios.flatMap((s) => [
     { scenario: s.name, target: 'service', ...s.service },

@@ -3,24 +3,22 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CREATE_REQUEST_EXAMPLES } from '#dist/threat-assessment/dto/threat-assessment.examples.js';
 import { seedTenantId } from './database.mjs';
 import { freePort, request, startProcess } from './processes.mjs';
 import { REQUESTS } from './scenarios.mjs';
 import { MAIN, tokenFor } from './setup.mjs';
 
-const URL_REQUEST = {
-  '@odata.type': '#microsoft.graph.urlAssessmentRequest',
-  url: 'http://test.com',
-  expectedAssessment: 'block',
-  category: 'phishing',
-};
-
 /**
  * Where a cold start went, from the service's JSON log (best effort: lines it cannot find are left out):
  * loading the entry's modules until bootstrap begins, the embedded PostgreSQL (the application's modules
  * load meanwhile), migrations, Nest, the first request.
+ * @param {string} logFile
+ * @param {number} spawnedAt
+ * @param {number} first201At
  */
 function startupPhases(logFile, spawnedAt, first201At) {
+  /** @type {{ ready?: number, bootstrap?: number, database?: number, migrations?: number }} */
   const at = {};
   for (const line of readFileSync(logFile, 'utf8').split('\n')) {
     let entry;
@@ -37,7 +35,8 @@ function startupPhases(logFile, spawnedAt, first201At) {
     } else if (message.startsWith('Embedded PostgreSQL on')) at.database = entry.timestamp;
     else if (/^(Applied migrations|Schema is up to date)/.test(message)) at.migrations = entry.timestamp;
   }
-  if (!at.ready) return undefined;
+  if (at.ready === undefined || at.bootstrap === undefined) return undefined;
+  /** @type {Record<string, number>} */
   const phases = { loadModulesMs: at.bootstrap - spawnedAt };
   if (at.database) phases.embeddedPostgresAndModulesMs = at.database - at.bootstrap;
   if (at.migrations) phases.migrationsAndNestMs = at.migrations - (at.database ?? at.bootstrap);
@@ -48,12 +47,25 @@ function startupPhases(logFile, spawnedAt, first201At) {
 
 const COLD_STARTS = 3;
 
-/** The run with the median time (odd counts), so that its phases go with the figure reported. */
+/** @typedef {{ ms: number, phases: ReturnType<typeof startupPhases> }} ColdStart */
+
+/**
+ * The run with the median time (odd counts), so that its phases go with the figure reported.
+ * @param {ColdStart[]} runs
+ */
 function medianRun(runs) {
   return [...runs].sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)];
 }
 
-/** Spawn to first 201 on POST (the service starts its own embedded PostgreSQL in `dir`). */
+/**
+ * Spawn to first 201 on POST (the service starts its own embedded PostgreSQL in `dir`).
+ * @param {import('./setup.mjs').Dist} dist
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string} dir
+ * @param {string} label
+ * @param {string} outDir
+ * @returns {Promise<ColdStart>}
+ */
 async function coldStart(dist, env, dir, label, outDir) {
   const port = await freePort();
   const tenantId = seedTenantId(0);
@@ -74,7 +86,7 @@ async function coldStart(dist, env, dir, label, outDir) {
         method: 'POST',
         path: REQUESTS,
         headers: { authorization: `Bearer ${token}` },
-        body: URL_REQUEST,
+        body: CREATE_REQUEST_EXAMPLES.urlAssessmentRequest.value,
       }).catch(() => null);
       if (res?.status === 201) {
         const ms = performance.now() - proc.started;
@@ -97,10 +109,15 @@ async function coldStart(dist, env, dir, label, outDir) {
 /**
  * Each pair: a new data folder (initdb), then the same folder again. The last folder stays for the
  * measurements that follow. Medians: one start on a shared 2-core machine is a noisy sample.
+ * @param {import('./setup.mjs').Dist} dist
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string} clusterDir
+ * @param {string} outDir
+ * @param {import('./setup.mjs').Log} log
  */
 export async function measureColdStarts(dist, env, clusterDir, outDir, log) {
   log(`Cold start (embedded PostgreSQL, spawn to first 201), ${COLD_STARTS} times each…`);
-  /** @type {Record<'fresh' | 'warm', Awaited<ReturnType<typeof coldStart>>[]>} */
+  /** @type {Record<'fresh' | 'warm', ColdStart[]>} */
   const runs = { fresh: [], warm: [] };
   for (let i = 0; i < COLD_STARTS; i++) {
     if (i > 0) rmSync(clusterDir, { recursive: true, force: true });

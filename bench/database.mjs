@@ -7,13 +7,21 @@ import pg from 'pg';
 
 export const SEED_SQL = readFileSync(new URL('./seed.sql', import.meta.url), 'utf8');
 
+/**
+ * @typedef {{ add: { id: string, mail: boolean }[], read: { id: string, results: number }[] }} Parents
+ * @typedef {{ requests: number, results: number, pendingWithResults: number }} Counts
+ */
+
 /** Tenant t of the seed (bench/seed.sql): md5('bench-tenant-' || t) read as a uuid. Tenant 0 is the bench's. */
 export function seedTenantId(t = 0) {
   const hex = createHash('md5').update(`bench-tenant-${t}`).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** The bench empties tables: it refuses a database whose name does not say it is for benchmarks or tests. */
+/**
+ * The bench empties tables: it refuses a database whose name does not say it is for benchmarks or tests.
+ * @param {string} url
+ */
 export function assertDisposable(url) {
   const name = decodeURIComponent(new URL(url).pathname.slice(1));
   if (!/bench|test/i.test(name)) {
@@ -23,6 +31,11 @@ export function assertDisposable(url) {
   }
 }
 
+/**
+ * @template T
+ * @param {string} url
+ * @param {(client: pg.Client) => Promise<T>} fn
+ */
 export async function withClient(url, fn) {
   const client = new pg.Client({ connectionString: url, application_name: 'bench-harness' });
   await client.connect();
@@ -38,6 +51,8 @@ export async function withClient(url, fn) {
  * transaction. Large seeds drop the plain indexes first and build them again after (one sort instead of
  * millions of random inserts), with their exact definitions; as a superuser, foreign-key triggers are
  * skipped (session_replication_role), the data being consistent by construction. Then VACUUM ANALYZE.
+ * @param {string} url
+ * @param {{ requests: number, results: number, tenants: number, share: number }} sizes
  */
 export async function seedDatabase(url, { requests, results, tenants, share }) {
   return withClient(url, async (client) => {
@@ -48,6 +63,7 @@ export async function seedDatabase(url, { requests, results, tenants, share }) {
       await client.query('TRUNCATE threat_assessment_requests, threat_assessment_results');
       await client.query("SET LOCAL maintenance_work_mem = '512MB'");
       if (su[0]?.rolsuper) await client.query('SET LOCAL session_replication_role = replica');
+      /** @type {{ rows: { name: string, definition: string }[] }} */
       const { rows: indexes } =
         requests + results >= 200_000
           ? await client.query(`
@@ -83,10 +99,14 @@ export async function seedDatabase(url, { requests, results, tenants, share }) {
 /**
  * Parents for the scenarios, all in the bench tenant and disjoint: `add` receive results during the
  * bench, `read` are only read (their lists keep their seeded length, so every round reads the same).
+ * @param {string} url
+ * @param {string} tenantId
+ * @returns {Promise<Parents>}
  */
 export async function pickParents(url, tenantId, { add = 2000, read = 2000 } = {}) {
   return withClient(url, async (client) => {
     // A deterministic sample spread over the whole list (ordered by a hash of the id, not by time).
+    /** @type {{ rows: { id: string, content_type: string, results: number }[] }} */
     const { rows } = await client.query(
       `SELECT r.id, r.content_type, (SELECT count(*) FROM threat_assessment_results x
                                      WHERE x.tenant_id = r.tenant_id AND x.request_id = r.id)::int AS results
@@ -104,6 +124,11 @@ export async function pickParents(url, tenantId, { add = 2000, read = 2000 } = {
   });
 }
 
+/**
+ * @param {string} url
+ * @param {string} tenantId
+ * @returns {Promise<Counts>}
+ */
 export async function countRows(url, tenantId) {
   return withClient(url, async (client) => {
     const { rows } = await client.query(
@@ -122,8 +147,15 @@ export async function countRows(url, tenantId) {
   });
 }
 
+/** @typedef {{ version: string, shared_buffers: string, synchronous_commit: string, fsync: string, max_connections: string }} ServerInfo */
+
+/**
+ * @param {string} url
+ * @returns {Promise<ServerInfo>}
+ */
 export async function serverInfo(url) {
   return withClient(url, async (client) => {
+    /** @type {{ rows: ServerInfo[] }} */
     const { rows } = await client.query(
       "SELECT version() AS version, current_setting('shared_buffers') AS shared_buffers, current_setting('synchronous_commit') AS synchronous_commit, current_setting('fsync') AS fsync, current_setting('max_connections') AS max_connections",
     );

@@ -1,10 +1,8 @@
-// What the reference's hooks attach to each request.
+// What the reference's hooks attach to each request, beside the service's own (clientRequestId, apiVersion, caller).
 import 'fastify';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    clientRequestId: string;
     tenantId: string;
-    identitySet: unknown;
   }
 }

@@ -4,9 +4,18 @@ import { countRows } from './database.mjs';
 import { runPgbench } from './pgbench.mjs';
 import { cpuMicros, median, sequentialLatency } from './processes.mjs';
 import { scenarioSummary } from './report.mjs';
-import { REQUESTS, runLoad, scenarios } from './scenarios.mjs';
+import { REQUESTS, SCENARIOS, runLoad } from './scenarios.mjs';
 
-/** Counts after a write run, once the requests still in flight when the clock stopped have landed. */
+/**
+ * What a write run left in its table against the 201s it counted.
+ * @typedef {{ table: 'requests' | 'results', created201: number, rowsAdded: number, inFlightAtStop: number, pendingWithResults: number, ok: boolean }} Integrity
+ */
+
+/**
+ * Counts after a write run, once the requests still in flight when the clock stopped have landed.
+ * @param {string} url
+ * @param {string} tenantId
+ */
 export async function settledCounts(url, tenantId) {
   let last = await countRows(url, tenantId);
   for (let i = 0; i < 20; i++) {
@@ -18,11 +27,19 @@ export async function settledCounts(url, tenantId) {
   return last;
 }
 
-function integrity(scenario, run, before, after, connections) {
-  const delta = after[scenario.writes] - before[scenario.writes];
+/**
+ * @param {'requests' | 'results'} table
+ * @param {import('./scenarios.mjs').Run} run
+ * @param {import('./database.mjs').Counts} before
+ * @param {import('./database.mjs').Counts} after
+ * @param {number} connections
+ * @returns {Integrity}
+ */
+function integrity(table, run, before, after, connections) {
+  const delta = after[table] - before[table];
   const extra = delta - run.created;
   return {
-    table: scenario.writes,
+    table,
     created201: run.created,
     rowsAdded: delta,
     inFlightAtStop: extra,
@@ -32,58 +49,103 @@ function integrity(scenario, run, before, after, connections) {
   };
 }
 
+/**
+ * @typedef {import('./database.mjs').Counts} Counts
+ * @typedef {import('./scenarios.mjs').Run} Run
+ */
+
+/**
+ * A warm-up run on `target`: its figures are not kept.
+ * @param {import('./processes.mjs').Target} target
+ * @param {string} token
+ * @param {import('./setup.mjs').Settings} settings
+ * @param {import('./scenarios.mjs').LoadRequest[]} requests
+ */
+export function warmUp(target, token, settings, requests) {
+  const { connections, warmup } = settings;
+  return runLoad({ port: target.port, token, connections, duration: warmup, requests, keepLatencies: false });
+}
+
+/**
+ * A measured run on `target`, with the CPU time the process spent per response.
+ * @param {import('./processes.mjs').Target} target
+ * @param {string} token
+ * @param {import('./setup.mjs').Settings} settings
+ * @param {import('./scenarios.mjs').LoadRequest[]} requests
+ */
+export async function measuredRun(target, token, settings, requests) {
+  const cpuBefore = cpuMicros(target.pid) ?? NaN;
+  const run = await runLoad({
+    port: target.port,
+    token,
+    connections: settings.connections,
+    duration: settings.duration,
+    requests,
+  });
+  run.cpuUsPerRequest = ((cpuMicros(target.pid) ?? NaN) - cpuBefore) / run.responses;
+  return run;
+}
+
+/**
+ * A run's figures as the progress lines print them.
+ * @param {Run} run
+ */
+export function runFigures(run) {
+  return (
+    `${run.rps.toFixed(0).padStart(6)} req/s  p50 ${run.p50.toFixed(2)} ms  p99 ${run.p99.toFixed(2)} ms  ` +
+    `CPU ${run.cpuUsPerRequest.toFixed(0)} µs/req  non-2xx ${run.non2xx}  errors ${run.errors}`
+  );
+}
+
+/**
+ * Each selected scenario: a warm-up per target, then rounds of the service and the reference in turn.
+ * `windows` (ms since each process started) and `served` let the profiles count only the measured runs.
+ * @param {import('./setup.mjs').Context} ctx
+ * @param {import('./setup.mjs').Log} log
+ */
 export async function measureScenarios(ctx, log) {
   const { settings, service, reference, url, tenantId, token, sampler } = ctx;
-  const selected = scenarios(ctx).filter((s) => !settings.scenarios || settings.scenarios.includes(s.name));
+  const selected = SCENARIOS.filter((s) => !settings.scenarios || settings.scenarios.includes(s.name));
+  /** @type {import('./report.mjs').ScenarioReport[]} */
   const out = [];
+  /** @type {Record<string, number[][]>} */
   const windows = { service: [], reference: [] };
+  /** @type {Record<string, number>} */
   const served = { service: 0, reference: 0 };
   for (const scenario of selected) {
     const targets = [service, ...(scenario.reference && reference ? [reference] : [])];
-    const fresh = () => scenarios(ctx).find((s) => s.name === scenario.name).requests;
+    // Fresh each run: a walk's per-connection context must not carry over.
+    const fresh = () => scenario.requests(ctx);
     for (const target of targets) {
       if (settings.warmup > 0) {
         sampler.setPhase(`warmup:${scenario.name}:${target.name}`);
-        await runLoad({
-          port: target.port,
-          token,
-          connections: settings.connections,
-          duration: settings.warmup,
-          requests: fresh(),
-          keepLatencies: false,
-        });
+        await warmUp(target, token, settings, fresh());
       }
     }
+    /** @type {Record<string, Run>[]} */
     const rounds = [];
+    /** @type {({ round: number, target: string } & Integrity)[]} */
     const checks = [];
     for (let round = 1; round <= settings.rounds; round++) {
+      /** @type {Record<string, Run>} */
       const entry = {};
       for (const target of targets) {
         // Settled: writes of the warm-up or the previous run may still be landing.
         const before = scenario.writes ? await settledCounts(url, tenantId) : undefined;
         sampler.setPhase(`${scenario.name}:${target.name}`);
-        const cpuBefore = cpuMicros(target.pid);
-        const run = await runLoad({
-          port: target.port,
-          token,
-          connections: settings.connections,
-          duration: settings.duration,
-          requests: fresh(),
-        });
-        run.cpuUsPerRequest = (cpuMicros(target.pid) - cpuBefore) / run.responses;
+        const run = await measuredRun(target, token, settings, fresh());
         sampler.setPhase('between');
         windows[target.name].push([run.started - target.started, run.finished - target.started]);
         served[target.name] += run.responses;
         if (scenario.writes) {
-          const check = integrity(scenario, run, before, await settledCounts(url, tenantId), settings.connections);
+          const after = await settledCounts(url, tenantId);
+          const check = integrity(scenario.writes, run, /** @type {Counts} */ (before), after, settings.connections);
           checks.push({ round, target: target.name, ...check });
           run.integrity = check;
         }
         entry[target.name] = run;
         log(
-          `  ${scenario.name.padEnd(15)} round ${round} ${target.name.padEnd(9)} ${run.rps.toFixed(0).padStart(6)} req/s  ` +
-            `p50 ${run.p50.toFixed(2)} ms  p99 ${run.p99.toFixed(2)} ms  CPU ${run.cpuUsPerRequest.toFixed(0)} µs/req  ` +
-            `non-2xx ${run.non2xx}  errors ${run.errors}` +
+          `  ${scenario.name.padEnd(15)} round ${round} ${target.name.padEnd(9)} ${runFigures(run)}` +
             `${run.integrity ? `  integrity ${run.integrity.ok ? 'ok' : 'FAIL'} (${run.integrity.rowsAdded} rows, ${run.integrity.created201} × 201)` : ''}` +
             `  load ${run.loadAvg1m.toFixed(1)}`,
         );
@@ -108,11 +170,15 @@ export async function measureScenarios(ctx, log) {
   return { scenarios: out, windows, served };
 }
 
-/** First page against deep pages, one connection, interleaved; and $count with and without a filter. */
+/**
+ * First page against deep pages, one connection, interleaved; and $count with and without a filter.
+ * @param {import('./setup.mjs').Context & { deep: import('./parity.mjs').DeepLinks }} ctx
+ */
 export async function pagingAndCount(ctx) {
   const { service, token, deep, settings, tenantRequests } = ctx;
   const headers = { authorization: `Bearer ${token}` };
   const first = { port: service.port, path: `${REQUESTS}?$top=100`, headers };
+  /** @param {number} i */
   const deepAt = (i) => ({ port: service.port, path: deep.links[i % deep.links.length], headers });
   await sequentialLatency(20, () => first);
   await sequentialLatency(20, deepAt);
@@ -126,8 +192,8 @@ export async function pagingAndCount(ctx) {
     depthRows: deep.depthRows,
     first: { p50: median(firstTimes) },
     deep: { p50: median(deepTimes) },
+    ratio: median(deepTimes) / median(firstTimes),
   };
-  paging.ratio = paging.deep.p50 / paging.first.p50;
 
   const filter = encodeURIComponent("status eq 'completed' and contentType eq 'mail'");
   const count = {
@@ -157,7 +223,11 @@ export async function pagingAndCount(ctx) {
   return { paging, count };
 }
 
-/** The add-result statement and a bare INSERT under pgbench: what the database alone sustains. */
+/**
+ * The add-result statement and a bare INSERT under pgbench: what the database alone sustains.
+ * @param {import('./setup.mjs').Context} ctx
+ * @param {import('./setup.mjs').Log} log
+ */
 export async function measurePgbench(ctx, log) {
   const { settings, url, tenantId, parents, sampler } = ctx;
   log('pgbench…');
@@ -169,12 +239,14 @@ export async function measurePgbench(ctx, log) {
     tenantId,
     parentIds: parents.add.map((p) => p.id),
   });
+  /** @param {import('./pgbench.mjs').PgbenchRun | undefined} run */
+  const tps = (run) => run?.tps?.toFixed(0) ?? '—';
   if (result.skipped) log(`  skipped: ${result.skipped}`);
   else
     log(
-      `  add-result statement ${result.addResult.tps.toFixed(0)} tx/s prepared, ` +
-        `${result.addResultUnprepared.tps.toFixed(0)} tx/s planned each time; ` +
-        `bare INSERT ${result.insert.tps.toFixed(0)} rows/s (${settings.poolSize} clients)`,
+      `  add-result statement ${tps(result.addResult)} tx/s prepared, ` +
+        `${tps(result.addResultUnprepared)} tx/s planned each time; ` +
+        `bare INSERT ${tps(result.insert)} rows/s (${settings.poolSize} clients)`,
     );
   return result;
 }

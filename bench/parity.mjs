@@ -1,9 +1,23 @@
 // Parity: the same requests on the service and the reference, compared byte for byte.
 import { randomUUID } from 'node:crypto';
+import { CREATE_REQUEST_EXAMPLES } from '#dist/threat-assessment/dto/threat-assessment.examples.js';
 import { request } from './processes.mjs';
 import { CREATE_BODIES, LIST_FILTERS, REQUESTS, pathOf } from './scenarios.mjs';
 
-/** Deep links: walk 999 a page to ~90 % of the list, then continue at $top=100 and keep 20 consecutive links. */
+/**
+ * @typedef {import('./processes.mjs').Target} Target
+ * @typedef {Awaited<ReturnType<typeof import('./processes.mjs').request>>} Response
+ * @typedef {{ links: string[], depthRows: number }} DeepLinks
+ * @typedef {{ what: string, pass: boolean, service: string, reference: string }} ParityCheck
+ */
+
+/**
+ * Deep links: walk 999 a page to ~90 % of the list, then continue at $top=100 and keep 20 consecutive links.
+ * @param {number} port
+ * @param {string} token
+ * @param {number} tenantRequests
+ * @returns {Promise<DeepLinks>}
+ */
 export async function findDeepLinks(port, token, tenantRequests) {
   const headers = { authorization: `Bearer ${token}` };
   const target = Math.floor(tenantRequests * 0.9);
@@ -34,7 +48,7 @@ export async function findDeepLinks(port, token, tenantRequests) {
   }
   const links = [start];
   for (let i = 0; i < 19; i++) {
-    const res = await request({ port, path: links.at(-1), headers });
+    const res = await request({ port, path: /** @type {string} */ (links.at(-1)), headers });
     const next = res.json?.['@odata.nextLink'];
     if (res.status !== 200 || !next) break;
     links.push(pathOf(next));
@@ -45,9 +59,15 @@ export async function findDeepLinks(port, token, tenantRequests) {
 /**
  * The same request on both: read bodies must be byte-identical (next links too, followed once), created
  * bodies identical but for id and time.
+ * @param {Target} service
+ * @param {Target} reference
+ * @param {string} token
+ * @param {import('./database.mjs').Parents} parents
+ * @param {string[]} deepLinks
  */
 async function parity(service, reference, token, parents, deepLinks) {
   const headers = { authorization: `Bearer ${token}` };
+  /** @type {ParityCheck[]} */
   const checks = [];
   const large = await largeRequest(service.port, headers);
   const reads = [
@@ -121,9 +141,17 @@ const LARGE_RESULTS = 300;
  * A request of the parity check's own, with more results than an expansion shows and of the longest
  * messages, so that both the nested next link and a page that the page budget ends before `$top` are
  * compared. Added through the service: it is then `completed`, as the integrity check expects.
+ * @param {number} port
+ * @param {Record<string, string>} headers
  */
 async function largeRequest(port, headers) {
-  const created = await request({ port, method: 'POST', path: REQUESTS, headers, body: JSON.parse(CREATE_BODIES[1]) });
+  const created = await request({
+    port,
+    method: 'POST',
+    path: REQUESTS,
+    headers,
+    body: CREATE_REQUEST_EXAMPLES.urlAssessmentRequest.value,
+  });
   if (created.status !== 201) throw new Error(`parity: creating a request answered ${created.status}`);
   for (let i = 0; i < LARGE_RESULTS; i++) {
     const body = { resultType: 'rescan', message: `${i} `.padEnd(4000, 'x') };
@@ -139,8 +167,15 @@ async function largeRequest(port, headers) {
   return created.json.id;
 }
 
-/** Two 201s with the same body and Location but for the new id and its time. */
+/**
+ * Two 201s with the same body and Location but for the new id and its time.
+ * @param {string} what
+ * @param {Response} a
+ * @param {Response} b
+ * @returns {ParityCheck}
+ */
 function createdParity(what, a, b) {
+  /** @param {Response} res */
   const normalize = (res) => JSON.stringify({ ...res.json, id: 'ID', createdDateTime: 'TIME' });
   return {
     what,
@@ -154,7 +189,15 @@ function createdParity(what, a, b) {
   };
 }
 
-/** Runs the parity checks and prints one line each: 'same', or 'DIFFERENT' with both bodies. */
+/**
+ * Runs the parity checks and prints one line each: 'same', or 'DIFFERENT' with both bodies.
+ * @param {Target} service
+ * @param {Target} reference
+ * @param {string} token
+ * @param {import('./database.mjs').Parents} parents
+ * @param {string[]} deepLinks
+ * @param {import('./setup.mjs').Log} log
+ */
 export async function checkParity(service, reference, token, parents, deepLinks, log) {
   const checks = await parity(service, reference, token, parents, deepLinks);
   for (const check of checks) {

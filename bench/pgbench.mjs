@@ -1,12 +1,45 @@
-// PostgreSQL's own limit for the same writes, with pgbench and the scripts beside this file.
+// PostgreSQL's own limit for the same writes, with pgbench: the service's add-result statement and a bare insert.
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { URL, fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import process from 'node:process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addResultSql } from '#dist/threat-assessment/persistence/results.store.js';
 import { withClient } from './database.mjs';
 
+/**
+ * The service's add-result statement (no key, no limits) as a pgbench script, built from the build so
+ * that it never drifts: the parent is drawn from bench_pgbench_parents, the new id is a UUIDv7 built in
+ * SQL (drawn anew where the statement repeats it, which only the notification of a subscriber would
+ * notice: the bench has none), a rescan verdict, no traceparent.
+ */
+export function addResultScript() {
+  /** @param {string} column */
+  const parent = (column) => `(SELECT ${column} FROM bench_pgbench_parents WHERE n = :n)`;
+  const uuidv7 =
+    "overlay(overlay(md5(random()::text) PLACING lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7' FROM 1 FOR 13) PLACING '8' FROM 17 FOR 1)::uuid";
+  /** @type {Record<string, string>} */
+  const values = {
+    1: parent('tenant_id'),
+    2: parent('id'),
+    3: uuidv7,
+    4: "'rescan'",
+    5: "'Clean after rescan.'",
+    6: 'NULL',
+  };
+  const text = addResultSql(false, false).replace(/\$(\d+)/g, (_, n) => values[n]);
+  return `\\set n random(1, :parents)\n${text};\n`;
+}
+
 const run = promisify(execFile);
+
+/**
+ * @typedef {ReturnType<typeof parse> & { script: string, mode: string }} PgbenchRun
+ * @typedef {{ skipped?: string, binary?: string, version?: string, clients?: number, seconds?: number,
+ *   addResult?: PgbenchRun, addResultUnprepared?: PgbenchRun, insert?: PgbenchRun }} PgbenchReport
+ */
 
 /** `PGBENCH`, else `pgbench` on the PATH, else Debian's /usr/lib/postgresql/<version>/bin/pgbench. */
 export async function findPgbench() {
@@ -22,7 +55,9 @@ export async function findPgbench() {
   }
 }
 
+/** @param {string} stdout */
 function parse(stdout) {
+  /** @param {RegExp} re */
   const number = (re) => {
     const match = re.exec(stdout);
     return match ? Number(match[1]) : undefined;
@@ -38,6 +73,8 @@ function parse(stdout) {
 /**
  * Runs both scripts for `seconds` each with `clients` connections (prepared statements: PostgreSQL's best
  * case) against `url`, drawing parents from `parents` ({ tenantId, ids }).
+ * @param {{ url: string, seconds: number, clients: number, tenantId: string, parentIds: string[] }} options
+ * @returns {Promise<PgbenchReport>}
  */
 export async function runPgbench({ url, seconds, clients, tenantId, parentIds }) {
   const pgbench = await findPgbench();
@@ -58,15 +95,19 @@ export async function runPgbench({ url, seconds, clients, tenantId, parentIds })
     await client.query('ALTER TABLE bench_pgbench_parents ADD PRIMARY KEY (n)');
     await client.query('ANALYZE bench_pgbench_parents');
   });
+  const scripts = mkdtempSync(join(tmpdir(), 'bench-pgbench-'));
+  writeFileSync(join(scripts, 'add-result.sql'), addResultScript());
   try {
+    /** @type {PgbenchReport} */
     const results = { binary: pgbench, version: version.trim(), clients, seconds };
     // `extended`: parsed and planned on every execution, as the service's unnamed statements are today.
-    for (const [name, script, mode] of [
-      ['addResult', 'pgbench-add-result.sql', 'prepared'],
-      ['addResultUnprepared', 'pgbench-add-result.sql', 'extended'],
-      ['insert', 'pgbench-insert.sql', 'prepared'],
-    ]) {
-      const file = fileURLToPath(new URL(`./${script}`, import.meta.url));
+    /** @type {['addResult' | 'addResultUnprepared' | 'insert', string, string][]} */
+    const runs = [
+      ['addResult', join(scripts, 'add-result.sql'), 'prepared'],
+      ['addResultUnprepared', join(scripts, 'add-result.sql'), 'extended'],
+      ['insert', fileURLToPath(new URL('./pgbench-insert.sql', import.meta.url)), 'prepared'],
+    ];
+    for (const [name, file, mode] of runs) {
       const args = [
         '-n',
         '-M',
@@ -84,10 +125,15 @@ export async function runPgbench({ url, seconds, clients, tenantId, parentIds })
         url,
       ];
       const { stdout } = await run(pgbench, args, { maxBuffer: 16 * 1024 * 1024, timeout: (seconds + 60) * 1000 });
-      results[name] = { script: `bench/${script}`, mode, ...parse(stdout) };
+      results[name] = {
+        script: name === 'insert' ? 'bench/pgbench-insert.sql' : 'addResultSql (from dist)',
+        mode,
+        ...parse(stdout),
+      };
     }
     return results;
   } finally {
     await withClient(url, (client) => client.query('DROP TABLE IF EXISTS bench_pgbench_parents'));
+    rmSync(scripts, { recursive: true, force: true });
   }
 }

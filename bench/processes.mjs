@@ -19,9 +19,13 @@ export function freePort() {
   });
 }
 
+/** @typedef {{ code: number | null, signal: NodeJS.Signals | null }} Exit */
+/** @typedef {ReturnType<typeof startProcess>} Target */
+
 /**
  * Spawns `node [nodeArgs] script` with `env`, its output to `logFile`. `ready()` resolves when GET `probe`
  * answers 200; `stop()` sends SIGTERM (the service drains and exits, writing a CPU profile if asked).
+ * @param {{ name: string, script: string, nodeArgs?: string[], env: NodeJS.ProcessEnv, port: number, logFile: string, probe?: string }} options
  */
 export function startProcess({ name, script, nodeArgs = [], env, port, logFile, probe = '/health/live' }) {
   const started = performance.now();
@@ -30,14 +34,18 @@ export function startProcess({ name, script, nodeArgs = [], env, port, logFile, 
   const log = createWriteStream(logFile, { flags: 'a' });
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
+  /** @type {Exit | null} */
   let exited = null;
+  /** @type {Promise<Exit | null> | undefined} */
   let stopping;
+  /** @type {Promise<Exit>} */
   const exit = new Promise((resolve) => {
     child.once('exit', (code, signal) => {
       exited = { code, signal };
       resolve(exited);
     });
   });
+  if (child.pid === undefined) throw new Error(`${name} could not be spawned`);
   return {
     name,
     pid: child.pid,
@@ -64,6 +72,7 @@ export function startProcess({ name, script, nodeArgs = [], env, port, logFile, 
     },
   };
 
+  /** @param {number} timeoutMs */
   async function stopChild(timeoutMs) {
     if (!exited) {
       child.kill('SIGTERM');
@@ -83,7 +92,10 @@ export function startProcess({ name, script, nodeArgs = [], env, port, logFile, 
   }
 }
 
-/** Resident set size of a process in MB, from /proc (Linux); undefined elsewhere or once it has exited. */
+/**
+ * Resident set size of a process in MB, from /proc (Linux); undefined elsewhere or once it has exited.
+ * @param {number} pid
+ */
 export function rssMb(pid) {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -104,6 +116,8 @@ const CLOCK_TICKS = (() => {
 /**
  * CPU time (user + system) a process has used, in µs, from /proc (Linux); undefined elsewhere. Time the
  * hypervisor takes from the VM is steal, not the process's, so this stays meaningful on a noisy host.
+ * @param {number} pid
+ * @returns {number | undefined}
  */
 export function cpuMicros(pid) {
   try {
@@ -116,8 +130,15 @@ export function cpuMicros(pid) {
   }
 }
 
-/** Samples the RSS of `pids` every `intervalMs`, each sample tagged with the phase running at the time. */
+/** @typedef {{ name: string, phase: string, at: number, mb: number }} MemorySample */
+/** @typedef {ReturnType<typeof memorySampler>} MemorySampler */
+
+/**
+ * Samples the RSS of `pids` every `intervalMs`, each sample tagged with the phase running at the time.
+ * @param {Record<string, number>} pids
+ */
 export function memorySampler(pids, intervalMs = 250) {
+  /** @type {MemorySample[]} */
   const samples = [];
   let phase = 'setup';
   const timer = setInterval(() => {
@@ -130,12 +151,17 @@ export function memorySampler(pids, intervalMs = 250) {
   timer.unref();
   return {
     samples,
+    /** @param {string} next */
     setPhase(next) {
       phase = next;
     },
     stop() {
       clearInterval(timer);
     },
+    /**
+     * @param {string} name
+     * @param {(phase: string) => boolean} [phaseFilter]
+     */
     peak(name, phaseFilter) {
       let peak = 0;
       for (const s of samples) {
@@ -171,6 +197,7 @@ export function request({ port, method = 'GET', path, headers = {}, body }) {
         },
       },
       (res) => {
+        /** @type {Buffer[]} */
         const chunks = [];
         res.on('data', (chunk) => chunks.push(chunk));
         res.on('end', () => {
@@ -183,7 +210,7 @@ export function request({ port, method = 'GET', path, headers = {}, body }) {
               json = undefined;
             }
           }
-          resolve({ status: res.statusCode, headers: res.headers, text, json });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
         });
         res.on('error', reject);
       },
@@ -195,7 +222,11 @@ export function request({ port, method = 'GET', path, headers = {}, body }) {
   });
 }
 
-/** Latency of `count` sequential requests (one connection, nothing else in flight): what one call costs. */
+/**
+ * Latency of `count` sequential requests (one connection, nothing else in flight): what one call costs.
+ * @param {number} count
+ * @param {(i: number) => Parameters<typeof request>[0]} next
+ */
 export async function sequentialLatency(count, next) {
   const times = [];
   for (let i = 0; i < count; i++) {
@@ -209,12 +240,15 @@ export async function sequentialLatency(count, next) {
   return summarize(times);
 }
 
+/** @param {number[]} values */
 export function summarize(values) {
   const sorted = Float64Array.from(values).sort();
+  /** @param {number} q */
   const at = (q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN);
   return { n: sorted.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted.at(-1) ?? NaN };
 }
 
+/** @param {number[]} values */
 export function median(values) {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (!sorted.length) return NaN;

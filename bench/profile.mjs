@@ -6,6 +6,25 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ROOT } from './setup.mjs';
 
+/**
+ * What `node --cpu-prof` writes (V8's Profiler.Profile), as far as it is read here.
+ * @typedef {{ functionName: string, url: string, lineNumber: number }} CallFrame
+ * @typedef {{ id: number, callFrame: CallFrame, children?: number[] }} ProfileNode
+ * @typedef {{ nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }} CpuProfile
+ * Where the profiles go, and which of their samples count: the measured runs (ms since each process
+ * started) and the responses served in them, by target.
+ * @typedef {{ dir: string, windows?: Record<string, number[][]>, served?: Record<string, number> }} Profiling
+ */
+
+/**
+ * The profile's nodes by id; every id a profile names is one of its nodes.
+ * @param {CpuProfile} profile
+ */
+function nodesById(profile) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  return (/** @type {number} */ id) => /** @type {ProfileNode} */ (byId.get(id));
+}
+
 /** Areas by script URL, first match wins; the order matters (the app's own pipes are validation). */
 /** @type {[string, RegExp][]} */
 const AREAS = [
@@ -36,6 +55,7 @@ const AREAS = [
 ];
 const LIBRARY_AREAS = new Set([...AREAS.map(([area]) => area), 'other node_modules']);
 
+/** @param {ProfileNode} frame */
 function areaOf(frame) {
   const { url, functionName } = frame.callFrame;
   if (functionName === '(garbage collector)') return 'GC';
@@ -93,18 +113,22 @@ const MARKERS = [
  * Self time by area, the same with node internals and builtins charged to the library that called them
  * ("attributed": jose's WebCrypto HMAC is auth, pg's socket write is the pg driver), the top functions,
  * and inclusive time under the marked frames. `requests`: responses served in the windows, for µs per request.
- * @param {any} profile
+ * @param {CpuProfile} profile
  * @param {{ windows?: number[][], requests?: number }} [options]
  */
 export function analyzeProfile(profile, { windows, requests } = {}) {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const nodeOf = nodesById(profile);
+  /** @type {Map<number, number>} */
   const parent = new Map();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
 
   // Sample i lasts timeDeltas[i + 1] µs (the gap to the next sample); the last one an average.
   const { samples, timeDeltas } = profile;
+  /** @type {Map<number, number>} */
   const self = new Map();
+  /** @type {Map<string, number>} */
   const attributed = new Map();
+  /** @type {Map<string, number>} */
   const markerTime = new Map();
   let t = 0;
   let total = 0;
@@ -116,7 +140,7 @@ export function analyzeProfile(profile, { windows, requests } = {}) {
     if (windows && !windows.some(([from, to]) => ms >= from && ms <= to)) continue;
     const dt = timeDeltas[i + 1] ?? meanDelta;
     const id = samples[i];
-    const node = byId.get(id);
+    const node = nodeOf(id);
     if (node.callFrame.functionName === '(idle)') {
       idle += dt;
       continue;
@@ -125,8 +149,8 @@ export function analyzeProfile(profile, { windows, requests } = {}) {
     self.set(id, (self.get(id) ?? 0) + dt);
     let charged;
     const seenMarkers = new Set();
-    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
-      const frameNode = byId.get(cur);
+    for (let /** @type {number | undefined} */ cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const frameNode = nodeOf(cur);
       if (!charged && LIBRARY_AREAS.has(areaOf(frameNode))) charged = areaOf(frameNode);
       for (const [name, test] of MARKERS) {
         if (!seenMarkers.has(name) && test(frameNode.callFrame)) {
@@ -139,10 +163,12 @@ export function analyzeProfile(profile, { windows, requests } = {}) {
     attributed.set(charged, (attributed.get(charged) ?? 0) + dt);
   }
 
+  /** @type {Map<string, number>} */
   const areas = new Map();
+  /** @type {Map<string, { function: string, area: string, us: number }>} */
   const functions = new Map();
   for (const [id, us] of self) {
-    const node = byId.get(id);
+    const node = nodeOf(id);
     const area = areaOf(node);
     areas.set(area, (areas.get(area) ?? 0) + us);
     const { functionName, url, lineNumber } = node.callFrame;
@@ -151,8 +177,11 @@ export function analyzeProfile(profile, { windows, requests } = {}) {
     entry.us += us;
     functions.set(key, entry);
   }
+  /** @param {number} us */
   const pct = (us) => Math.round((1000 * us) / Math.max(1, total)) / 10;
+  /** @param {number} us */
   const perRequest = (us) => (requests ? Math.round((10 * us) / requests) / 10 : undefined);
+  /** @param {Map<string, number>} map */
   const rows = (map) =>
     [...map]
       .map(([area, us]) => ({ area, ms: Math.round(us / 1000), pct: pct(us), usPerRequest: perRequest(us) }))
@@ -181,6 +210,7 @@ export function analyzeProfile(profile, { windows, requests } = {}) {
   };
 }
 
+/** @param {string} url */
 function shortUrl(url) {
   if (!url) return '';
   const modules = url.lastIndexOf('node_modules/');
@@ -190,6 +220,7 @@ function shortUrl(url) {
   return url.replace(/^file:\/\//, '');
 }
 
+/** @type {Record<string, string>} */
 const COLORS = {
   validation: '#e4572e',
   serialization: '#f3a712',
@@ -207,25 +238,29 @@ const COLORS = {
 
 /**
  * A flame graph (root at the bottom) of the samples inside `windows`; frames under 0.2 % are left out.
- * @param {any} profile
+ * @param {CpuProfile} profile
  * @param {{ windows?: number[][], title?: string }} [options]
  */
 export function flameGraphSvg(profile, { windows, title = 'CPU profile' } = {}) {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const nodeOf = nodesById(profile);
+  /** @type {Map<number, number>} */
   const weight = new Map();
   let t = 0;
   const meanDelta = (profile.endTime - profile.startTime) / Math.max(1, profile.samples.length);
   for (let i = 0; i < profile.samples.length; i++) {
     t += profile.timeDeltas[i] ?? 0;
     if (windows && !windows.some(([from, to]) => t / 1000 >= from && t / 1000 <= to)) continue;
-    const node = byId.get(profile.samples[i]);
+    const node = nodeOf(profile.samples[i]);
     if (node.callFrame.functionName === '(idle)') continue;
     weight.set(node.id, (weight.get(node.id) ?? 0) + (profile.timeDeltas[i + 1] ?? meanDelta));
   }
+  /** @type {Map<number, number>} */
   const total = new Map();
+  /** @param {number} id @returns {number} */
   const sum = (id) => {
-    if (total.has(id)) return total.get(id);
-    const node = byId.get(id);
+    const known = total.get(id);
+    if (known !== undefined) return known;
+    const node = nodeOf(id);
     let value = weight.get(id) ?? 0;
     for (const child of node.children ?? []) value += sum(child);
     total.set(id, value);
@@ -235,22 +270,29 @@ export function flameGraphSvg(profile, { windows, title = 'CPU profile' } = {}) 
   const rootTotal = sum(root.id) || 1;
   const width = 1600;
   const rowHeight = 16;
+  /** @type {{ node: ProfileNode, x: number, w: number, depth: number }[]} */
   const rects = [];
   let depthMax = 0;
+  /**
+   * @param {number} id
+   * @param {number} x
+   * @param {number} depth
+   */
   const walk = (id, x, depth) => {
-    const node = byId.get(id);
-    const w = (total.get(id) / rootTotal) * width;
+    const node = nodeOf(id);
+    const w = (sum(id) / rootTotal) * width;
     if (w < width * 0.002) return;
     depthMax = Math.max(depthMax, depth);
     rects.push({ node, x, w, depth });
     let cx = x;
     for (const child of node.children ?? []) {
       walk(child, cx, depth + 1);
-      cx += (total.get(child) / rootTotal) * width;
+      cx += (sum(child) / rootTotal) * width;
     }
   };
   walk(root.id, 0, 0);
   const height = (depthMax + 2) * rowHeight + 30;
+  /** @param {string} s */
   const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
   const body = rects
     .map(({ node, x, w, depth }) => {
@@ -258,7 +300,7 @@ export function flameGraphSvg(profile, { windows, title = 'CPU profile' } = {}) 
       const name = functionName || '(anonymous)';
       const label = `${name} ${shortUrl(url)}:${lineNumber + 1}`;
       const y = height - (depth + 1) * rowHeight - 4;
-      const pct = ((100 * total.get(node.id)) / rootTotal).toFixed(1);
+      const pct = ((100 * sum(node.id)) / rootTotal).toFixed(1);
       const color = COLORS[areaOf(node)] ?? (url.startsWith('node:') ? '#bbbbbb' : '#d9a05b');
       const chars = Math.floor((w - 4) / 6.5);
       const text =
@@ -285,14 +327,19 @@ ${body}
 /**
  * The CPU profiles of the service and the reference, restricted to their measured runs: time by area
  * (node internals charged to the library that called them), per request, side by side; flame graphs.
+ * @param {Profiling} profiling
+ * @param {string} outDir
+ * @param {import('./setup.mjs').Settings} settings
+ * @param {import('./setup.mjs').Log} log
  */
 export function readProfiles(profiling, outDir, settings, log) {
+  /** @type {Partial<Record<'service' | 'reference', { file: string } & ReturnType<typeof analyzeProfile>>>} */
   const result = {};
-  for (const name of ['service', 'reference']) {
+  for (const name of /** @type {const} */ (['service', 'reference'])) {
     const dir = join(profiling.dir, name);
     const file = existsSync(dir) ? readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) : undefined;
     if (!file) continue;
-    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+    const profile = /** @type {CpuProfile} */ (JSON.parse(readFileSync(join(dir, file), 'utf8')));
     const windows = profiling.windows?.[name]?.length ? profiling.windows[name] : undefined;
     // A reference that served no measured run (service-only scenarios) has nothing to compare.
     if (name === 'reference' && !windows) continue;
@@ -311,6 +358,7 @@ export function readProfiles(profiling, outDir, settings, log) {
     log('No CPU profile was written (did the service exit cleanly?).');
     return result;
   }
+  /** @param {{ usPerRequest?: number, pct: number } | undefined} row */
   const cell = (row) =>
     row ? `${String(row.usPerRequest ?? '—').padStart(8)} µs ${row.pct.toFixed(1).padStart(5)} %` : ''.padStart(19);
   log(

@@ -5,8 +5,8 @@
 //
 // Fast paths used here, each one the service could use too: JSON schema validation and serialization
 // compiled by Fastify (ajv, fast-json-stringify), named prepared statements (REFERENCE_PREPARED=false
-// turns them off), and one round trip per request (list: the parent check and the page in one query).
-// Lists end their pages within the service's page budget, with its own fitPage.
+// turns them off), and one round trip per request. Lists end their pages within the service's page
+// budget, with its own fitPage.
 //
 // Environment: DATABASE_URL, PORT, HOST, AUTH_HS256_SECRET, AUTH_ISSUER, AUTH_AUDIENCE, SKIPTOKEN_SECRET,
 // PUBLIC_BASE_URL, DB_POOL_SIZE (default 10, as the service), REFERENCE_PREPARED (default true).
@@ -16,27 +16,41 @@ import { TextEncoder } from 'node:util';
 import Fastify from 'fastify';
 import { jwtVerify } from 'jose';
 import pg from 'pg';
-// What must stay equal to the service comes from its build (the bench builds dist/ first): ids, page
-// budget, $skiptoken codec, enums, permissions and $top bounds. Shared, not what is measured.
+// What must stay equal to the service comes from its build (the bench builds dist/ first): data shapes,
+// statements, mappers, ids, page budget, links, $skiptoken codec, enums, permissions and $top bounds.
+// Shared, not what is measured: what is measured is the framework around them.
 import { PERMISSIONS } from '#dist/auth/caller.js';
+import { PublicUrls } from '#dist/common/http/public-url.js';
+import { setCorrelation } from '#dist/common/http/request-context.js';
 import { uuidv7 } from '#dist/database/uuid-v7.js';
+import { pageOf, pageConditions } from '#dist/odata/keyset.js';
 import { fitPage } from '#dist/odata/page-budget.js';
 import { DEFAULT_TOP, MAX_TOP } from '#dist/odata/query-options.js';
 import { SkipTokenCodec } from '#dist/odata/skiptoken.js';
-import { addResultSql } from '#dist/threat-assessment/persistence/results.store.js';
+import { addResultSql, listResultsSql, toResultEntity } from '#dist/threat-assessment/persistence/results.store.js';
+import { REQUESTS_PATH, resultsPageScope } from '#dist/threat-assessment/threat-assessment-requests.controller.js';
 import { RESULT_ODATA_TYPE, THREAT_ASSESSMENT_RESULT_TYPES } from '#dist/threat-assessment/threat-assessment.enums.js';
+import { RESULTS_FILTER } from '#dist/threat-assessment/threat-assessment.filters.js';
+import { toThreatAssessmentResultDto } from '#dist/threat-assessment/threat-assessment.mapper.js';
 import { registerRequestRoutes } from './reference-requests.mjs';
+
+/**
+ * @typedef {import('fastify').FastifyRequest} Request
+ * @typedef {import('fastify').FastifyReply} Reply
+ * @typedef {import('#dist/odata/skiptoken.js').KeysetPosition} KeysetPosition
+ * @typedef {import('#dist/odata/query-options.js').SortOrder} SortOrder
+ * @typedef {{ top: number, order: SortOrder, orderby?: string, skiptoken?: string, filter?: string }} ListOptions
+ * @typedef {{ status: number, code: string, message: string, headers?: Record<string, string>, details?: { target: string, message: string }[] }} GraphErrorShape
+ */
 
 const env = process.env;
 const PREPARED = env.REFERENCE_PREPARED !== 'false';
 const PUBLIC_BASE_URL = env.PUBLIC_BASE_URL?.replace(/\/+$/, '') || undefined;
-const REQUESTS_PATH = 'informationProtection/threatAssessmentRequests';
 const READ_WRITE = PERMISSIONS.readWrite;
 const READ = PERMISSIONS.read;
 const GUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 const GUID_RE = new RegExp(GUID);
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
-const CLIENT_REQUEST_ID = /^[\w.:/+=@-]{1,128}$/;
 const statementTimeout = 10_000;
 
 const pool = new pg.Pool({
@@ -53,24 +67,12 @@ const pool = new pg.Pool({
 // complete a pending parent; what is measured is everything around it.
 const ADD_RESULT_SQL = addResultSql(false, false);
 
-/** One query: whether the parent is in the tenant, and the page (one row of NULLs when it is empty). */
-function listSql(order, after) {
-  const direction = order === 'desc' ? 'DESC' : 'ASC';
-  const keyset = after ? `AND (created_date_time, id) ${order === 'desc' ? '<' : '>'} ($4::timestamptz, $5::uuid)` : '';
-  return `
-    SELECT p.found, x.id, x.created_date_time, x.result_type, x.message
-    FROM (SELECT EXISTS (SELECT 1 FROM threat_assessment_requests WHERE tenant_id = $1 AND id = $2) AS found) p
-    LEFT JOIN LATERAL (
-      SELECT id, created_date_time, result_type, message FROM threat_assessment_results
-      WHERE tenant_id = $1 AND request_id = $2 ${keyset}
-      ORDER BY created_date_time ${direction}, id ${direction}
-      LIMIT $3
-    ) x ON p.found`;
-}
-const LIST_SQL = Object.fromEntries(
-  ['asc', 'desc'].flatMap((order) => [false, true].map((after) => [`${order}:${after}`, listSql(order, after)])),
-);
-
+/**
+ * @template {import('pg').QueryResultRow} T
+ * @param {string} name
+ * @param {string} text
+ * @param {unknown[]} values
+ */
 function query(name, text, values) {
   return pool.query(PREPARED ? { name, text, values } : { text, values });
 }
@@ -92,6 +94,12 @@ const verifyOptions = { algorithms: ['HS256'], audience: audience?.length ? audi
 class GraphError extends Error {
   /** @type {{ target: string, message: string }[] | undefined} */
   details;
+  /**
+   * @param {number} status
+   * @param {string} code
+   * @param {string} message
+   * @param {Record<string, string>} [headers]
+   */
   constructor(status, code, message, headers) {
     super(message);
     this.status = status;
@@ -100,7 +108,11 @@ class GraphError extends Error {
   }
 }
 
-/** `delegatedOnly`: the operation has no application permission (create, as Graph). */
+/**
+ * `delegatedOnly`: the operation has no application permission (create, as Graph).
+ * @param {Request} request
+ * @param {string[]} permissions
+ */
 async function authenticate(request, permissions, { delegatedOnly = false } = {}) {
   const header = request.headers.authorization;
   const match = header && header.length <= 16 * 1024 ? BEARER.exec(header) : null;
@@ -118,7 +130,9 @@ async function authenticate(request, permissions, { delegatedOnly = false } = {}
     throw unauthorized('The access token was issued by an untrusted issuer.');
   }
   const delegated = typeof payload.scp === 'string';
-  const granted = delegated ? payload.scp.split(' ') : Array.isArray(payload.roles) ? payload.roles : [];
+  /** @type {unknown[]} */
+  const granted =
+    typeof payload.scp === 'string' ? payload.scp.split(' ') : Array.isArray(payload.roles) ? payload.roles : [];
   if ((delegatedOnly && !delegated) || !permissions.some((p) => granted.includes(p))) {
     throw new GraphError(
       403,
@@ -127,12 +141,18 @@ async function authenticate(request, permissions, { delegatedOnly = false } = {}
     );
   }
   request.tenantId = tenantId;
-  const id = delegated ? (payload.oid ?? payload.sub) : (payload.azp ?? payload.appid);
+  const id = String(delegated ? (payload.oid ?? payload.sub) : (payload.azp ?? payload.appid));
   const displayName = delegated ? payload.name : payload.app_displayname;
-  const identity = typeof displayName === 'string' ? { id, displayName } : { id };
-  request.identitySet = delegated ? { user: identity } : { application: identity };
+  request.caller = {
+    tenantId,
+    kind: delegated ? 'user' : 'application',
+    id,
+    ...(typeof displayName === 'string' ? { displayName } : {}),
+    permissions: new Set(/** @type {string[]} */ (granted)),
+  };
 }
 
+/** @param {string} message */
 function unauthorized(message) {
   return new GraphError(401, 'InvalidAuthenticationToken', message, { 'www-authenticate': 'Bearer' });
 }
@@ -143,9 +163,17 @@ const skiptokens = new SkipTokenCodec(
     skiptokenSecret: env.SKIPTOKEN_SECRET || randomBytes(32).toString('hex'),
   }),
 );
+/**
+ * @param {KeysetPosition} position
+ * @param {string[]} scope
+ */
 function encodeSkiptoken(position, scope) {
   return skiptokens.encode(position, scope);
 }
+/**
+ * @param {string} token
+ * @param {string[]} scope
+ */
 function decodeSkiptoken(token, scope) {
   try {
     return skiptokens.decode(token, scope);
@@ -154,23 +182,34 @@ function decodeSkiptoken(token, scope) {
   }
 }
 
+/**
+ * @param {string} message
+ * @param {{ target: string, message: string }[]} [details]
+ */
 function badRequest(message, details) {
   const error = new GraphError(400, 'invalidRequest', message);
   error.details = details;
   return error;
 }
 
-/** Collection options: `$top`, `$orderby`, `$skiptoken` and `extra`, by any case, with or without `$`. */
+/**
+ * Collection options: `$top`, `$orderby`, `$skiptoken` and `extra`, by any case, with or without `$`.
+ * @param {unknown} raw
+ * @param {string[]} [extra]
+ * @returns {ListOptions}
+ */
 function parseListOptions(raw, extra = []) {
+  /** @type {Record<string, string>} */
   const options = {};
-  for (const [name, value] of Object.entries(raw)) {
+  for (const [name, value] of Object.entries(/** @type {Record<string, unknown>} */ (raw))) {
     const key = name.replace(/^\$/, '').toLowerCase();
     if (!['top', 'orderby', 'skiptoken', ...extra].includes(key)) {
       if (name.startsWith('$'))
         throw badRequest(`The query option '${name.slice(0, 50)}' is not supported by the reference.`);
       continue;
     }
-    if (Array.isArray(value) || key in options) throw badRequest(`The query option '$${key}' is given more than once.`);
+    if (typeof value !== 'string' || key in options)
+      throw badRequest(`The query option '$${key}' is given more than once.`);
     options[key] = value;
   }
   let top = DEFAULT_TOP;
@@ -180,35 +219,20 @@ function parseListOptions(raw, extra = []) {
     }
     top = Number(options.top);
   }
+  /** @type {SortOrder} */
   let order = 'asc';
   if (options.orderby !== undefined) {
     const match = /^\s*createdDateTime(?:\s+(asc|desc))?\s*$/i.exec(options.orderby);
     if (!match) throw badRequest("$orderby supports only 'createdDateTime asc' or 'createdDateTime desc'.");
-    order = match[1]?.toLowerCase() ?? 'asc';
+    order = match[1]?.toLowerCase() === 'desc' ? 'desc' : 'asc';
   }
   if (options.skiptoken === '') throw badRequest('$skiptoken is empty.');
   return { top, order, orderby: options.orderby, skiptoken: options.skiptoken, filter: options.filter };
 }
 
-function base(request) {
-  return `${PUBLIC_BASE_URL ?? `${request.protocol}://${request.host}`}/v1.0`;
-}
-
-/** The request's own options minus `$skip`/`$skiptoken`, plus the new `$skiptoken` (as the service's PublicUrls). */
-function nextLink(request, path, skiptoken) {
-  const query = request.url.split('?')[1] ?? '';
-  const kept = query.split('&').filter((pair) => {
-    if (pair === '') return false;
-    let name = pair.split('=')[0];
-    try {
-      name = decodeURIComponent(name.replace(/\+/g, ' '));
-    } catch {
-      // kept as written
-    }
-    return !['skip', 'skiptoken'].includes(name.replace(/^\$/, '').toLowerCase());
-  });
-  kept.push(`$skiptoken=${skiptoken}`);
-  return `${base(request)}/${path}?${kept.join('&')}`;
+/** @param {Request} request */
+function urlsOf(request) {
+  return new PublicUrls(request, PUBLIC_BASE_URL);
 }
 
 const resultSchema = {
@@ -221,6 +245,18 @@ const resultSchema = {
     message: { type: 'string' },
   },
 };
+/**
+ * A collection response: its context, next link and items.
+ * @param {object} items
+ */
+const collectionSchema = (items) => ({
+  type: 'object',
+  properties: {
+    '@odata.context': { type: 'string' },
+    '@odata.nextLink': { type: 'string' },
+    value: { type: 'array', items },
+  },
+});
 const paramsSchema = {
   type: 'object',
   required: ['id'],
@@ -252,25 +288,31 @@ const app = Fastify({
 });
 
 app.decorateRequest('clientRequestId', '');
+app.decorateRequest('apiVersion', 'v1.0');
 app.decorateRequest('tenantId', '');
-app.decorateRequest('identitySet', null);
+app.decorateRequest('caller', undefined);
 app.addHook('onRequest', (request, reply, done) => {
-  const sent = request.headers['client-request-id'];
-  request.clientRequestId = typeof sent === 'string' && CLIENT_REQUEST_ID.test(sent) ? sent : request.id;
-  reply.header('request-id', request.id);
-  reply.header('client-request-id', request.clientRequestId);
+  setCorrelation(request, reply);
   done();
 });
 app.removeAllContentTypeParsers();
 app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
-app.setErrorHandler((/** @type {any} */ error, request, reply) => {
+/**
+ * What Fastify hands the error handler: a GraphError, a schema validation failure, or its own 4xx.
+ * @typedef {Error & { validation?: import('fastify').FastifySchemaValidationError[], validationContext?: string, statusCode?: number }} HandledError
+ */
+app.setErrorHandler((/** @type {HandledError} */ error, request, reply) => {
   let graph = error instanceof GraphError ? error : undefined;
   if (!graph && error.validation) {
     const details = error.validation.map((v) => ({
-      target: (v.instancePath.replace(/^\//, '') || v.params?.missingProperty || v.params?.additionalProperty) ?? '',
+      target: String(
+        (v.instancePath.replace(/^\//, '') || v.params?.missingProperty || v.params?.additionalProperty) ?? '',
+      ),
       message:
-        v.keyword === 'additionalProperties' ? `property ${v.params.additionalProperty} should not exist` : v.message,
+        v.keyword === 'additionalProperties'
+          ? `property ${v.params.additionalProperty} should not exist`
+          : (v.message ?? ''),
     }));
     graph =
       error.validationContext === 'params'
@@ -288,15 +330,16 @@ app.setErrorHandler((/** @type {any} */ error, request, reply) => {
     request.log.error(error);
     graph = new GraphError(500, 'generalException', 'An unexpected error occurred.');
   }
+  const code = graph.code;
   void reply
     .status(graph.status)
     .headers(graph.headers ?? {})
     .type('application/json; charset=utf-8')
     .send({
       error: {
-        code: graph.code,
+        code,
         message: graph.message,
-        ...(graph.details?.length ? { details: graph.details.map((d) => ({ code: graph.code, ...d })) } : {}),
+        ...(graph.details?.length ? { details: graph.details.map((d) => ({ code, ...d })) } : {}),
         innerError: {
           date: new Date().toISOString().slice(0, 19),
           'request-id': request.id,
@@ -308,53 +351,72 @@ app.setErrorHandler((/** @type {any} */ error, request, reply) => {
 
 const RESULTS = `/v1.0/${REQUESTS_PATH}/:id/results`;
 
-/** A row's keyset position: the page after it starts there. */
-function positionOf(row) {
-  return { createdDateTime: row.created_date_time, id: row.id };
+/**
+ * A page's keyset position: the page after it starts there.
+ * @param {{ createdDateTime: Date, id: string }} item
+ * @returns {KeysetPosition}
+ */
+function positionOf(item) {
+  return { createdDateTime: item.createdDateTime, id: item.id };
 }
 
-function toResult(row) {
-  return {
-    '@odata.type': RESULT_ODATA_TYPE,
-    id: row.id,
-    createdDateTime: row.created_date_time.toISOString(),
-    resultType: row.result_type,
-    message: row.message,
-  };
+/** @param {Request} request */
+function idParam(request) {
+  return /** @type {{ id: string }} */ (request.params).id.toLowerCase();
 }
 
+/**
+ * @param {Request} request
+ * @param {Reply} reply
+ */
 async function addResult(request, reply) {
-  const requestId = request.params.id.toLowerCase();
-  const { resultType, message } = request.body;
+  const requestId = idParam(request);
+  const { resultType, message } =
+    /** @type {{ resultType: import('#dist/threat-assessment/threat-assessment.enums.js').ThreatAssessmentResultType, message: string }} */ (
+      request.body
+    );
   const id = uuidv7();
   let rows;
   try {
-    ({ rows } = await query('ref_add_result', ADD_RESULT_SQL, [request.tenantId, requestId, id, resultType, message]));
+    ({ rows } = await query('ref_add_result', ADD_RESULT_SQL, [
+      request.tenantId,
+      requestId,
+      id,
+      resultType,
+      message,
+      null,
+    ]));
   } catch (error) {
     if (/** @type {{ code?: string }} */ (error).code === '23503') throw notFound(requestId);
     throw error;
   }
-  const row = rows[0];
+  const row = /** @type {import('#dist/threat-assessment/persistence/results.store.js').AddedRow | undefined} */ (
+    rows[0]
+  );
   if (!row) throw notFound(requestId);
   if (!row.created_date_time) {
     throw badRequest(
       `resultType 'checkPolicy' is only for mail assessments; this request's contentType is '${row.content_type}'.`,
     );
   }
-  const prefix = base(request);
-  void reply.code(201).header('location', `${prefix}/${REQUESTS_PATH}/${requestId}/results/${id}`);
+  const urls = urlsOf(request);
+  void reply.code(201).header('location', urls.resource(`${REQUESTS_PATH}/${requestId}/results/${id}`));
   return {
-    '@odata.context': `${prefix}/$metadata#${REQUESTS_PATH}('${requestId}')/results/$entity`,
-    '@odata.type': RESULT_ODATA_TYPE,
-    id,
-    createdDateTime: row.created_date_time.toISOString(),
-    resultType,
-    message,
+    '@odata.context': urls.context(`${REQUESTS_PATH}('${requestId}')/results/$entity`),
+    ...toThreatAssessmentResultDto(
+      toResultEntity(request.tenantId, requestId, {
+        id,
+        created_date_time: row.created_date_time,
+        result_type: resultType,
+        message,
+      }),
+    ),
   };
 }
 
 // Authentication before validation, as the service's guard runs before its pipes: no token is 401, not 400.
 const addRoute = {
+  /** @param {Request} request */
   preValidation: (request) => authenticate(request, [READ_WRITE]),
   schema: {
     params: paramsSchema,
@@ -372,42 +434,37 @@ app.get(RESULTS, {
   preValidation: (request) => authenticate(request, [READ, READ_WRITE]),
   schema: {
     params: paramsSchema,
-    response: {
-      200: {
-        type: 'object',
-        properties: {
-          '@odata.context': { type: 'string' },
-          '@odata.nextLink': { type: 'string' },
-          value: { type: 'array', items: resultSchema },
-        },
-      },
-    },
+    response: { 200: collectionSchema(resultSchema) },
   },
   handler: async (request) => {
-    const requestId = /** @type {{ id: string }} */ (request.params).id.toLowerCase();
+    const requestId = idParam(request);
     const options = parseListOptions(request.query);
-    const scope = [request.tenantId, `results:${requestId}`, options.order, ''];
+    const scope = resultsPageScope(request.tenantId, requestId, options.order);
     const after = options.skiptoken ? decodeSkiptoken(options.skiptoken, scope) : undefined;
     /** @type {unknown[]} */
-    const values = [request.tenantId, requestId, options.top + 1];
-    if (after) values.push(after.createdDateTime, after.id);
-    const name = `ref_list_${options.order}_${Boolean(after)}`;
-    const { rows } = await query(name, LIST_SQL[`${options.order}:${Boolean(after)}`], values);
-    if (!rows[0]?.found) throw notFound(requestId);
-    const items = rows.filter((row) => row.id !== null);
-    const shown = items.slice(0, options.top);
-    const page = fitPage(
-      { items: shown, next: items.length > options.top ? positionOf(shown.at(-1)) : undefined },
-      { wire: toResult, position: positionOf },
-    );
+    const values = [request.tenantId, requestId, options.top + 1, 0];
+    const where = pageConditions('x', values, RESULTS_FILTER, undefined, options.order, after);
+    const direction = options.order === 'desc' ? 'DESC' : 'ASC';
+    const { rows } = await query(`ref_list_${direction}_${Boolean(after)}`, listResultsSql(where, direction), values);
+    if (rows.length === 0) throw notFound(requestId);
+    const entities = /** @type {import('#dist/threat-assessment/persistence/results.store.js').ResultRow[]} */ (rows)
+      .filter((row) => row.id !== null)
+      .map((row) => toResultEntity(request.tenantId, requestId, row));
+    const page = fitPage(pageOf(entities, options.top), { wire: toThreatAssessmentResultDto, position: positionOf });
+    const urls = urlsOf(request);
     const path = `${REQUESTS_PATH}/${requestId}/results`;
     return {
-      '@odata.context': `${base(request)}/$metadata#${REQUESTS_PATH}('${requestId}')/results`,
-      ...(page.next ? { '@odata.nextLink': nextLink(request, path, encodeSkiptoken(page.next, scope)) } : {}),
+      '@odata.context': urls.context(`${REQUESTS_PATH}('${requestId}')/results`),
+      ...(page.next ? { '@odata.nextLink': urls.nextLink(path, encodeSkiptoken(page.next, scope)) } : {}),
       value: page.items,
     };
   },
 });
+
+/** @param {string} requestId */
+function notFound(requestId) {
+  return new GraphError(404, 'itemNotFound', `The threatAssessmentRequest '${requestId}' does not exist.`);
+}
 
 registerRequestRoutes(app, {
   query,
@@ -415,25 +472,19 @@ registerRequestRoutes(app, {
   authenticate,
   badRequest,
   notFound,
-  base,
-  nextLink,
+  urlsOf,
+  idParam,
   encodeSkiptoken,
   decodeSkiptoken,
   parseListOptions,
-  uuidv7,
   paramsSchema,
   resultSchema,
+  collectionSchema,
   READ,
   READ_WRITE,
-  REQUESTS_PATH,
-  RESULT_ODATA_TYPE,
 });
 
 app.get('/health/live', async () => ({ status: 'ok' }));
-
-function notFound(requestId) {
-  return new GraphError(404, 'itemNotFound', `The threatAssessmentRequest '${requestId}' does not exist.`);
-}
 
 const close = async () => {
   await app.close();

@@ -6,6 +6,51 @@ import { chartSvg } from './chart.mjs';
 import { median } from './processes.mjs';
 import { ROOT } from './setup.mjs';
 
+/**
+ * @typedef {import('./scenarios.mjs').Run} Run
+ * @typedef {{ what: string, pass: boolean, measured?: string, scenario?: string }} Check
+ * @typedef {{ rps: number, p50: number, p99: number, non2xx: number, errors: number, cpuUsPerRequest: number, status: Record<string, number> }} RunSummary
+ * @typedef {{ rps: number, p99: number, cpu: number }} Ratio
+ * @typedef {object} ScenarioReport
+ * @property {string} name
+ * @property {string} title
+ * @property {boolean} core
+ * @property {RunSummary} service
+ * @property {RunSummary} [reference]
+ * @property {Ratio} [ratio] service over reference, the median of the per-round ratios
+ * @property {Check[]} checks
+ * @property {({ round: number, target: string } & import('./measure.mjs').Integrity)[]} integrity
+ * @property {Record<string, Run>[]} rounds
+ * @typedef {RunSummary & { name: string, title: string, ratio?: Ratio & { p50: number }, rounds: Run[] }} VariantSummary
+ * @typedef {object} VariantsReport
+ * @property {{ name: string, title: string }[]} variants
+ * @property {{ name: string, title: string, variants: VariantSummary[] }[]} scenarios
+ * @property {{ exports: number, bytes: number, bytesPerRequest: number }} otlp the tracing variant's exports, as the sink counted them
+ * @property {{ version?: string, skipped?: string }} pgbouncer
+ * @property {Check[]} checks
+ * @typedef {Awaited<ReturnType<typeof import('./measure.mjs').pagingAndCount>>} PagingAndCount
+ * @typedef {object} Report
+ * @property {string} startedAt
+ * @property {string} [finishedAt]
+ * @property {import('./setup.mjs').Settings} settings
+ * @property {string} outDir
+ * @property {string} [database]
+ * @property {ReturnType<typeof import('./setup.mjs').machine> & { loadAvgEnd?: number[] }} [machine]
+ * @property {Record<string, unknown> & { requests: number, results: number }} [seed]
+ * @property {Awaited<ReturnType<typeof import('./cold-start.mjs').measureColdStarts>>} [coldStart]
+ * @property {Awaited<ReturnType<typeof import('./parity.mjs').checkParity>>} [parity]
+ * @property {PagingAndCount['paging']} [paging]
+ * @property {PagingAndCount['count']} [count]
+ * @property {ScenarioReport[]} [scenarios]
+ * @property {import('./pgbench.mjs').PgbenchReport} [pgbench]
+ * @property {VariantsReport} [variants]
+ * @property {Awaited<ReturnType<typeof import('./soak.mjs').runSoak>>} [soak]
+ * @property {ReturnType<typeof memorySummary>} [memory]
+ * @property {ReturnType<typeof import('./profile.mjs').readProfiles>} [profile]
+ * @property {Check[]} [checks]
+ * @typedef {Report & { machine: NonNullable<Report['machine']>, seed: NonNullable<Report['seed']>, finishedAt: string }} FinishedReport
+ */
+
 /** Issue #5's targets: the core scenarios (add-result, list-results) have the tighter ones. */
 export const TARGETS = {
   coreRpsRatio: 0.8,
@@ -16,6 +61,10 @@ export const TARGETS = {
   deepPageRatio: 1.5,
 };
 
+/**
+ * @param {Run[]} runs
+ * @returns {RunSummary | undefined}
+ */
 export function summarizeRuns(runs) {
   if (!runs.length) return undefined;
   return {
@@ -25,7 +74,7 @@ export function summarizeRuns(runs) {
     non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
     errors: runs.reduce((n, r) => n + r.errors, 0),
     cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)),
-    status: runs.reduce((acc, r) => {
+    status: runs.reduce((/** @type {Record<string, number>} */ acc, r) => {
       for (const [code, count] of Object.entries(r.status)) acc[code] = (acc[code] ?? 0) + count;
       return acc;
     }, {}),
@@ -36,10 +85,14 @@ export function summarizeRuns(runs) {
  * Medians per target, and the ratios service/reference as medians of the per-round ratios (paired A B).
  * `cpu` is the service's CPU time per request over the reference's: what the framework costs, even when
  * a stalling machine (steal, noisy neighbours) makes req/s mostly measure the stalls.
+ * @param {import('./scenarios.mjs').Scenario} scenario
+ * @param {Record<string, Run>[]} rounds
  */
 export function scenarioSummary(scenario, rounds) {
-  const service = summarizeRuns(rounds.map((r) => r.service));
-  const reference = scenario.reference ? summarizeRuns(rounds.map((r) => r.reference).filter(Boolean)) : undefined;
+  const service = /** @type {RunSummary} */ (summarizeRuns(rounds.map((r) => r.service)));
+  const reference = scenario.reference
+    ? summarizeRuns(rounds.flatMap((r) => (r.reference ? [r.reference] : [])))
+    : undefined;
   const paired = rounds.filter((r) => r.service && r.reference);
   const ratio = paired.length
     ? {
@@ -49,6 +102,7 @@ export function scenarioSummary(scenario, rounds) {
       }
     : undefined;
   const core = Boolean(scenario.core);
+  /** @type {Check[]} */
   const checks = [];
   if (ratio) {
     checks.push({
@@ -62,9 +116,21 @@ export function scenarioSummary(scenario, rounds) {
   return { service, reference, ratio, checks };
 }
 
-const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
+/**
+ * @param {number | undefined} n
+ * @param {number} [digits]
+ */
+const fmt = (n, digits = 0) => (n !== undefined && Number.isFinite(n) ? n.toFixed(digits) : '—');
+/**
+ * @param {string | number} s
+ * @param {number} n
+ */
 const pad = (s, n, right = false) => (right ? String(s).padStart(n) : String(s).padEnd(n));
 
+/**
+ * @param {{ scenarios: ScenarioReport[] }} report
+ * @param {import('./setup.mjs').Log} log
+ */
 export function printTable(report, log) {
   const header = [
     'scenario',
@@ -82,6 +148,7 @@ export function printTable(report, log) {
     'targets',
   ];
   const widths = [15, 10, 8, 7, 7, 8, 7, 10, 11, 9, 9, 10, 8];
+  /** @param {(string | number)[]} cells */
   const line = (cells) => cells.map((c, i) => pad(c, widths[i], i >= 2 && i <= 10)).join('  ');
   log(line(header));
   log(widths.map((w) => '-'.repeat(w)).join('  '));
@@ -127,7 +194,58 @@ export function printTable(report, log) {
   }
 }
 
+/**
+ * The variants side by side, per route: medians, and ratios to the default (paired by round).
+ * @param {VariantsReport} variants
+ * @param {(...args: unknown[]) => void} log
+ */
+export function printVariants(variants, log) {
+  const header = [
+    'scenario',
+    'variant',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'CPU µs/req',
+    'req/s ratio',
+    'p50 ratio',
+    'p99 ratio',
+    'CPU ratio',
+  ];
+  const widths = [15, 18, 8, 7, 7, 10, 11, 9, 9, 9];
+  /** @param {(string | number)[]} cells */
+  const line = (cells) => cells.map((c, i) => pad(c, widths[i], i >= 2)).join('  ');
+  log(line(header));
+  log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const s of variants.scenarios) {
+    for (const v of s.variants) {
+      log(
+        line([
+          v === s.variants[0] ? s.name : '',
+          v.name,
+          fmt(v.rps),
+          fmt(v.p50, 2),
+          fmt(v.p99, 2),
+          fmt(v.cpuUsPerRequest),
+          v.ratio ? fmt(v.ratio.rps, 2) : '',
+          v.ratio ? fmt(v.ratio.p50, 2) : '',
+          v.ratio ? fmt(v.ratio.p99, 2) : '',
+          v.ratio ? fmt(v.ratio.cpu, 2) : '',
+        ]),
+      );
+    }
+  }
+  log(
+    `tracing: ${variants.otlp.exports} OTLP exports, ${fmt(variants.otlp.bytes / 1024)} KB, ${fmt(variants.otlp.bytesPerRequest)} bytes per request served`,
+  );
+}
+
+/**
+ * @param {Report} report
+ * @returns {Check[]}
+ */
 export function otherChecks(report) {
+  /** @type {Check[]} */
   const checks = [];
   if (report.coldStart?.warmMs !== undefined) {
     checks.push({
@@ -174,18 +292,38 @@ export function otherChecks(report) {
   return checks;
 }
 
+/** @param {FinishedReport} report */
 export function readmeSnippet(report) {
   const m = report.machine;
   const lines = [
     `Measured ${report.finishedAt.slice(0, 10)} on ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB RAM, ${m.os}; ${m.postgres.split(' on ')[0]}` +
-      ` (${report.database}), Node ${m.node}. Server, load generator and database share the machine; ` +
+      ` (${report.database}), Node ${m.node}. Server, load generator and database share the machine` +
+      ` (load average ${m.loadAvgStart[0].toFixed(1)} at the start, ${m.loadAvgEnd?.[0].toFixed(1)} at the end); ` +
       `${report.settings.connections} connections, median of ${report.settings.rounds} rounds of ${report.settings.duration} s, ` +
       `service and reference measured alternately; ${report.seed.requests.toLocaleString('en')} requests and ` +
       `${report.seed.results.toLocaleString('en')} results seeded.`,
     '',
+  ];
+  if (report.scenarios) lines.push(...scenarioLines(report.scenarios));
+  if (report.pgbench?.addResult) {
+    lines.push(
+      `PostgreSQL alone (pgbench, ${report.pgbench.clients} clients): the service's add-result statement ` +
+        `${fmt(report.pgbench.addResult.tps)} tx/s prepared (${fmt(report.pgbench.addResultUnprepared?.tps)} tx/s planned ` +
+        `on every call, as unnamed statements are), a bare INSERT ${fmt(report.pgbench.insert?.tps)} rows/s.`,
+      '',
+    );
+  }
+  if (report.variants) lines.push(...variantLines(report.variants));
+  for (const c of otherChecks(report)) lines.push(`- ${c.what}: ${c.measured} ${c.pass ? '✓' : '✗'}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** @param {ScenarioReport[]} scenarios */
+function scenarioLines(scenarios) {
+  return [
     '| Scenario | Service req/s | p50 ms | p99 ms | Reference req/s | p99 ms | req/s ratio | p99 ratio | CPU µs/req (service / reference) |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...report.scenarios.map(
+    ...scenarios.map(
       (s) =>
         `| ${s.title} | ${fmt(s.service.rps)} | ${fmt(s.service.p50, 1)} | ${fmt(s.service.p99, 1)} | ` +
         `${s.reference ? fmt(s.reference.rps) : '—'} | ${s.reference ? fmt(s.reference.p99, 1) : '—'} | ` +
@@ -194,18 +332,37 @@ export function readmeSnippet(report) {
     ),
     '',
   ];
-  if (report.pgbench?.addResult) {
-    lines.push(
-      `PostgreSQL alone (pgbench, ${report.pgbench.clients} clients): the service's add-result statement ` +
-        `${fmt(report.pgbench.addResult.tps)} tx/s prepared (${fmt(report.pgbench.addResultUnprepared?.tps)} tx/s planned ` +
-        `on every call, as unnamed statements are), a bare INSERT ${fmt(report.pgbench.insert?.tps)} rows/s.`,
-    );
-  }
-  for (const c of otherChecks(report)) lines.push(`- ${c.what}: ${c.measured} ${c.pass ? '✓' : '✗'}`);
-  return `${lines.join('\n')}\n`;
 }
 
-/** Peaks and idle resident sets of both processes, and the service's peak by phase. */
+/** @param {VariantsReport} variants */
+function variantLines(variants) {
+  return [
+    'Service variants (the same build, measured in turn; ratios to the default, paired by round):',
+    '',
+    '| Scenario | Variant | req/s | p50 ms | p99 ms | CPU µs/req | req/s ratio | p50 ratio | p99 ratio |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...variants.scenarios.flatMap((s) =>
+      s.variants.map(
+        (v) =>
+          `| ${v === s.variants[0] ? s.title : ''} | ${v.title} | ${fmt(v.rps)} | ${fmt(v.p50, 1)} | ${fmt(v.p99, 1)} | ` +
+          `${fmt(v.cpuUsPerRequest)} | ${v.ratio ? fmt(v.ratio.rps, 2) : '1'} | ${v.ratio ? fmt(v.ratio.p50, 2) : '1'} | ` +
+          `${v.ratio ? fmt(v.ratio.p99, 2) : '1'} |`,
+      ),
+    ),
+    '',
+    `With tracing on, the sink received ${variants.otlp.exports} OTLP exports, ${fmt(variants.otlp.bytesPerRequest)} bytes per request served.` +
+      (variants.pgbouncer.version
+        ? ` pgbouncer: ${variants.pgbouncer.version}, as many server connections as the service's pool.`
+        : ` No pgbouncer variant: ${variants.pgbouncer.skipped}.`),
+    '',
+  ];
+}
+
+/**
+ * Peaks and idle resident sets of both processes, and the service's peak by phase.
+ * @param {import('./processes.mjs').MemorySampler} sampler
+ * @param {boolean} withReference
+ */
 export function memorySummary(sampler, withReference) {
   return {
     servicePeakMb: sampler.peak('service'),
@@ -215,45 +372,56 @@ export function memorySummary(sampler, withReference) {
     servicePeakByPhase: Object.fromEntries(
       [...new Set(sampler.samples.filter((x) => x.name === 'service').map((x) => x.phase))].map((phase) => [
         phase,
-        Math.round(sampler.peak('service', (p) => p === phase)),
+        Math.round(sampler.peak('service', (p) => p === phase) ?? NaN),
       ]),
     ),
   };
 }
 
-/** Completes the report with its checks, writes it (and the chart and snippet), prints the table; true if all pass. */
-export function finishReport(report, outDir, log) {
+/**
+ * Completes the report with its checks, writes it (and the chart and snippet), prints the table; true if all pass.
+ * @param {Report} started
+ * @param {string} outDir
+ * @param {import('./setup.mjs').Log} log
+ */
+export function finishReport(started, outDir, log) {
+  if (!started.machine || !started.seed)
+    throw new Error('the report has no machine or seed: the database was never prepared');
+  const report = /** @type {FinishedReport} */ (started);
   report.finishedAt = new Date().toISOString();
   report.machine.loadAvgEnd = os.loadavg();
   report.checks = [
     ...(report.scenarios ?? []).flatMap((s) => s.checks.map((c) => ({ scenario: s.name, ...c }))),
+    ...(report.variants?.checks ?? []),
     ...otherChecks(report),
   ];
   writeFileSync(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(resolve(ROOT, report.settings.out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-  if (report.scenarios) {
-    writeFileSync(join(outDir, 'chart.svg'), chartSvg(report));
-    writeFileSync(join(outDir, 'README-snippet.md'), readmeSnippet(report));
+  if (report.scenarios || report.variants) writeFileSync(join(outDir, 'README-snippet.md'), readmeSnippet(report));
+  const { scenarios } = report;
+  if (scenarios) {
+    writeFileSync(join(outDir, 'chart.svg'), chartSvg({ ...report, scenarios }));
     log('');
-    printTable(report, log);
+    printTable({ scenarios }, log);
+  }
+  if (report.variants) {
+    log('');
+    printVariants(report.variants, log);
   }
   log('');
   for (const c of otherChecks(report)) log(`${c.pass ? 'pass' : 'FAIL'}  ${c.what}: ${c.measured}`);
-  if (report.memory.referencePeakMb)
-    log(
-      `reference RSS: ${report.memory.referenceIdleMb?.toFixed(0)} MB idle, ${report.memory.referencePeakMb.toFixed(0)} MB peak`,
-    );
-  if (report.memory.servicePeakMb)
-    log(
-      `service RSS: ${report.memory.serviceIdleMb?.toFixed(0)} MB idle, ${report.memory.servicePeakMb.toFixed(0)} MB peak`,
-    );
+  const { memory } = report;
+  if (memory?.referencePeakMb)
+    log(`reference RSS: ${memory.referenceIdleMb?.toFixed(0)} MB idle, ${memory.referencePeakMb.toFixed(0)} MB peak`);
+  if (memory?.servicePeakMb)
+    log(`service RSS: ${memory.serviceIdleMb?.toFixed(0)} MB idle, ${memory.servicePeakMb.toFixed(0)} MB peak`);
   if (report.machine.loadAvgStart[0] > report.machine.cpus * 0.5) {
     log(
       `note: the machine was busy when the bench started (load ${report.machine.loadAvgStart[0].toFixed(1)}); figures are noisier than on an idle machine.`,
     );
   }
   log(
-    `\nReport: ${relative(ROOT, join(outDir, 'report.json'))}${report.scenarios ? `, chart.svg, README-snippet.md` : ''}${report.profile ? ', flame-*.svg' : ''}`,
+    `\nReport: ${relative(ROOT, join(outDir, 'report.json'))}${report.scenarios ? ', chart.svg' : ''}${report.scenarios || report.variants ? ', README-snippet.md' : ''}${report.profile ? ', flame-*.svg' : ''}`,
   );
   return report.checks.every((c) => c.pass);
 }

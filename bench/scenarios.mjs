@@ -1,56 +1,22 @@
 // The scenarios, and one bounded autocannon run with exact latencies.
-import { Buffer } from 'node:buffer';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { URL } from 'node:url';
 import autocannon from 'autocannon';
+import {
+  ADD_RESULT_EXAMPLE,
+  CREATE_REQUEST_EXAMPLES,
+  RESCAN_RESULT_EXAMPLE,
+} from '#dist/threat-assessment/dto/threat-assessment.examples.js';
+import { REQUESTS_PATH } from '#dist/threat-assessment/threat-assessment-requests.controller.js';
 import { summarize } from './processes.mjs';
 
-export const REQUESTS = '/v1.0/informationProtection/threatAssessmentRequests';
+export const REQUESTS = `/v1.0/${REQUESTS_PATH}`;
 
-const RESULT_BODIES = {
-  mail: JSON.stringify({
-    '@odata.type': '#microsoft.graph.threatAssessmentResult',
-    resultType: 'checkPolicy',
-    message: 'No policy was hit.',
-  }),
-  other: JSON.stringify({
-    '@odata.type': '#microsoft.graph.threatAssessmentResult',
-    resultType: 'rescan',
-    message: 'Clean after rescan.',
-  }),
-};
+const RESULT_BODIES = { mail: JSON.stringify(ADD_RESULT_EXAMPLE), other: JSON.stringify(RESCAN_RESULT_EXAMPLE) };
 
-export const CREATE_BODIES = [
-  {
-    '@odata.type': '#microsoft.graph.mailAssessmentRequest',
-    recipientEmail: 'tifc@contoso.com',
-    expectedAssessment: 'block',
-    category: 'spam',
-    messageUri:
-      'https://graph.microsoft.com/v1.0/users/c52ce8db-3e4b-4181-93c4-7d6b6bffaf60/messages/AAMkADU3MWUxOTU0LWNlOTEt=',
-  },
-  {
-    '@odata.type': '#microsoft.graph.urlAssessmentRequest',
-    url: 'http://test.com',
-    expectedAssessment: 'block',
-    category: 'phishing',
-  },
-  {
-    '@odata.type': '#microsoft.graph.fileAssessmentRequest',
-    expectedAssessment: 'block',
-    category: 'malware',
-    fileName: 'test.txt',
-    contentData: 'VGhpcyBpcyBhIHRlc3QgZmlsZQ==',
-  },
-  {
-    '@odata.type': '#microsoft.graph.emailFileAssessmentRequest',
-    recipientEmail: 'tifc@contoso.com',
-    expectedAssessment: 'unblock',
-    category: 'spam',
-    contentData: Buffer.from('Received: from MW2PR00MB0314.namprd00.prod.outlook.com\r\n\r\nhello').toString('base64'),
-  },
-].map((body) => JSON.stringify(body));
+/** Graph's create examples, one per request type. */
+export const CREATE_BODIES = Object.values(CREATE_REQUEST_EXAMPLES).map((example) => JSON.stringify(example.value));
 
 /** `$filter` + `$top` on requests: selective and not, on indexed order with the filter applied to the walk. */
 export const LIST_FILTERS = [
@@ -59,60 +25,83 @@ export const LIST_FILTERS = [
   "status eq 'pending' and contentType eq 'url'",
 ].map((filter) => `${REQUESTS}?$filter=${encodeURIComponent(filter)}&$top=25`);
 
+/**
+ * @template T
+ * @param {readonly T[]} list
+ * @returns {T}
+ */
 const pick = (list) => list[Math.floor(Math.random() * list.length)];
 
-/** The path and query of an absolute next link: the bench talks to loopback whatever origin the link names. */
+/**
+ * The path and query of an absolute next link: the bench talks to loopback whatever origin the link names.
+ * @param {string} link
+ */
 export function pathOf(link) {
   const url = new URL(link);
   return `${url.pathname}${url.search}`;
 }
 
 /**
- * Each scenario: what it sends (autocannon `requests`), whether the reference implements it (`reference`,
- * measured A B A B with the service), whether it is one of the two core routes (`core`: the tighter
- * targets), and which table it writes (`writes`: checked after every run against the 201s counted).
+ * What a scenario sends, from the bench's context: autocannon's requests, with the parents and deep
+ * links the bench found.
+ * @typedef {{ parents: import('./database.mjs').Parents, deepLinks?: string[] }} ScenarioContext
+ * @typedef {{ next?: string }} WalkContext
+ * @typedef {Omit<import('autocannon').Request, 'setupRequest' | 'onResponse'> & {
+ *   setupRequest?: (req: import('autocannon').Request, context: WalkContext) => import('autocannon').Request,
+ *   onResponse?: (status: number, body: string, context: WalkContext) => void,
+ * }} LoadRequest
+ * @typedef {object} Scenario
+ * @property {string} name
+ * @property {string} title
+ * @property {boolean} reference whether the reference implements it (measured A B A B with the service)
+ * @property {boolean} [core] one of the two core routes: the tighter targets
+ * @property {'requests' | 'results'} [writes] the table it writes: checked after every run against the 201s counted
+ * @property {(ctx: ScenarioContext) => LoadRequest[]} requests
  */
-export function scenarios(ctx) {
-  const json = { 'content-type': 'application/json' };
-  return [
-    {
-      name: 'list-results',
-      title: 'List results of a request',
-      reference: true,
-      core: true,
-      requests: [
-        {
-          method: 'GET',
-          setupRequest: (req) => ({ ...req, path: `${REQUESTS}/${pick(ctx.parents.read).id}/results` }),
-        },
-      ],
-    },
-    {
-      name: 'get-expand',
-      title: 'Get a request with $expand=results',
-      reference: true,
-      requests: [
-        {
-          method: 'GET',
-          setupRequest: (req) => ({ ...req, path: `${REQUESTS}/${pick(ctx.parents.read).id}?$expand=results` }),
-        },
-      ],
-    },
-    {
-      name: 'list-filter',
-      title: 'List requests with $filter and $top=25',
-      reference: true,
-      requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: pick(LIST_FILTERS) }) }],
-    },
-    {
-      name: 'deep-page',
-      title: 'Follow next links deep in a large list ($top=100)',
-      reference: true,
-      // A connection starts at a random deep link, then follows four next links; autocannon clears the
-      // context after the last entry, and the walk starts again elsewhere.
-      requests: [0, 1, 2, 3, 4].map((step) => ({
+
+const json = { 'content-type': 'application/json' };
+
+/** @type {Scenario[]} */
+export const SCENARIOS = [
+  {
+    name: 'list-results',
+    title: 'List results of a request',
+    reference: true,
+    core: true,
+    requests: (ctx) => [
+      {
         method: 'GET',
-        setupRequest: (req, context) => ({ ...req, path: (step > 0 && context.next) || pick(ctx.deepLinks) }),
+        setupRequest: (req) => ({ ...req, path: `${REQUESTS}/${pick(ctx.parents.read).id}/results` }),
+      },
+    ],
+  },
+  {
+    name: 'get-expand',
+    title: 'Get a request with $expand=results',
+    reference: true,
+    requests: (ctx) => [
+      {
+        method: 'GET',
+        setupRequest: (req) => ({ ...req, path: `${REQUESTS}/${pick(ctx.parents.read).id}?$expand=results` }),
+      },
+    ],
+  },
+  {
+    name: 'list-filter',
+    title: 'List requests with $filter and $top=25',
+    reference: true,
+    requests: () => [{ method: 'GET', setupRequest: (req) => ({ ...req, path: pick(LIST_FILTERS) }) }],
+  },
+  {
+    name: 'deep-page',
+    title: 'Follow next links deep in a large list ($top=100)',
+    reference: true,
+    // A connection starts at a random deep link, then follows four next links; autocannon clears the
+    // context after the last entry, and the walk starts again elsewhere.
+    requests: (ctx) =>
+      [0, 1, 2, 3, 4].map((step) => ({
+        method: 'GET',
+        setupRequest: (req, context) => ({ ...req, path: (step > 0 && context.next) || pick(ctx.deepLinks ?? []) }),
         onResponse: (status, body, context) => {
           context.next = undefined;
           if (status !== 200) return;
@@ -120,57 +109,92 @@ export function scenarios(ctx) {
           if (link) context.next = pathOf(link);
         },
       })),
-    },
-    {
-      name: 'add-result',
-      title: 'Add a result (POST …/{id}/results)',
-      reference: true,
-      core: true,
-      writes: 'results',
-      requests: [
-        {
-          method: 'POST',
-          headers: json,
-          setupRequest: (req) => {
-            const parent = pick(ctx.parents.add);
-            return {
-              ...req,
-              path: `${REQUESTS}/${parent.id}/results`,
-              body: parent.mail ? RESULT_BODIES.mail : RESULT_BODIES.other,
-            };
-          },
+  },
+  {
+    name: 'add-result',
+    title: 'Add a result (POST …/{id}/results)',
+    reference: true,
+    core: true,
+    writes: 'results',
+    requests: (ctx) => [
+      {
+        method: 'POST',
+        headers: json,
+        setupRequest: (req) => {
+          const parent = pick(ctx.parents.add);
+          return {
+            ...req,
+            path: `${REQUESTS}/${parent.id}/results`,
+            body: parent.mail ? RESULT_BODIES.mail : RESULT_BODIES.other,
+          };
         },
-      ],
-    },
-    {
-      name: 'create-request',
-      title: 'Create a request (four types in turn)',
-      reference: true,
-      writes: 'requests',
-      requests: [
-        {
-          method: 'POST',
-          headers: json,
-          setupRequest: (req) => ({ ...req, path: REQUESTS, body: pick(CREATE_BODIES) }),
-        },
-      ],
-    },
-  ];
+      },
+    ],
+  },
+  {
+    name: 'create-request',
+    title: 'Create a request (four types in turn)',
+    reference: true,
+    writes: 'requests',
+    requests: () => [
+      {
+        method: 'POST',
+        headers: json,
+        setupRequest: (req) => ({ ...req, path: REQUESTS, body: pick(CREATE_BODIES) }),
+      },
+    ],
+  },
+];
+
+export const SCENARIO_NAMES = SCENARIOS.map((s) => s.name);
+
+/**
+ * @param {string} name
+ * @returns {Scenario}
+ */
+export function scenarioNamed(name) {
+  const found = SCENARIOS.find((s) => s.name === name);
+  if (!found) throw new Error(`no scenario '${name}'`);
+  return found;
 }
 
-/** The soak's mix: add a result, then list the results of another request, in turn. */
+/**
+ * The soak's mix: add a result, then list the results of another request, in turn.
+ * @param {ScenarioContext} ctx
+ */
 export function soakRequests(ctx) {
-  const [listResults] = scenarios(ctx).filter((s) => s.name === 'list-results');
-  const [addResult] = scenarios(ctx).filter((s) => s.name === 'add-result');
-  return [...addResult.requests, ...listResults.requests];
+  return [...scenarioNamed('add-result').requests(ctx), ...scenarioNamed('list-results').requests(ctx)];
 }
+
+/**
+ * One run's figures; `cpuUsPerRequest` and `integrity` are filled in by whoever measured the process.
+ * @typedef {object} Run
+ * @property {number} started
+ * @property {number} finished
+ * @property {number} seconds
+ * @property {number} responses
+ * @property {number} rps
+ * @property {number} p50
+ * @property {number} p99
+ * @property {number} max
+ * @property {Record<string, number>} status
+ * @property {number} non2xx
+ * @property {number} errors
+ * @property {number} timeouts
+ * @property {number} created
+ * @property {number} loadAvg1m
+ * @property {number} cpuUsPerRequest
+ * @property {import('./measure.mjs').Integrity} [integrity]
+ */
 
 /**
  * One bounded run. Latencies are taken from autocannon's per-response event in fractional ms (its own
  * histogram keeps whole ms, too coarse at 1-3 ms); requests/s counts every response over the run's length.
- * @param {{ port: number, token: string, connections: number, duration: number, requests: object[], overallRate?: number, keepLatencies?: boolean }} options
+ * @param {{ port: number, token: string, connections: number, duration: number, requests: LoadRequest[], overallRate?: number, keepLatencies?: boolean }} options
+ * @returns {Promise<Run>}
  */
 export async function runLoad({ port, token, connections, duration, requests, overallRate, keepLatencies = true }) {
+  /** @type {number[]} */
   const latencies = [];
   const load = loadavg()[0];
   const started = performance.now();
@@ -192,11 +216,14 @@ export async function runLoad({ port, token, connections, duration, requests, ov
   if (keepLatencies) instance.on('response', (_client, _status, _bytes, ms) => latencies.push(ms));
   const result = await instance;
   const finished = performance.now();
+  /** @type {Record<string, number>} */
   const status = Object.fromEntries(
-    Object.entries(result.statusCodeStats ?? {}).map(([code, { count }]) => [code, count]),
+    Object.entries(result.statusCodeStats ?? {}).map(([code, stats]) => [code, stats?.count ?? 0]),
   );
   const responses = Object.values(status).reduce((a, b) => a + b, 0);
-  const latency = keepLatencies ? summarize(latencies) : { p50: result.latency.p50, p99: result.latency.p99 };
+  const latency = keepLatencies
+    ? summarize(latencies)
+    : { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max };
   return {
     started,
     finished,
@@ -213,5 +240,6 @@ export async function runLoad({ port, token, connections, duration, requests, ov
     timeouts: result.timeouts,
     created: status['201'] ?? 0,
     loadAvg1m: load,
+    cpuUsPerRequest: NaN,
   };
 }

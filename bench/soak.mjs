@@ -6,7 +6,12 @@ import { settledCounts } from './measure.mjs';
 import { median } from './processes.mjs';
 import { runLoad, soakRequests } from './scenarios.mjs';
 
-/** Soak: the add + list mix at half the peak rate; RSS each second; growth between the first and last thirds after warm-up. */
+/**
+ * Soak: the add + list mix at half the peak rate; RSS each second; growth between the first and last thirds after warm-up.
+ * @param {import('./setup.mjs').Context} ctx
+ * @param {number} seconds
+ * @param {import('./setup.mjs').Log} log
+ */
 async function soak(ctx, seconds, log) {
   const { service, token, settings, url, tenantId } = ctx;
   const peak = await runLoad({
@@ -18,6 +23,7 @@ async function soak(ctx, seconds, log) {
   });
   const rate = Math.max(1, Math.floor(peak.rps / 2));
   log(`  peak ${peak.rps.toFixed(0)} req/s; soaking at ${rate} req/s for ${seconds} s`);
+  /** @type {{ s: number, mb: number }[]} */
   const samples = [];
   const t0 = performance.now();
   const timer = setInterval(() => {
@@ -73,7 +79,12 @@ async function soak(ctx, seconds, log) {
   };
 }
 
-/** Soaks for `seconds` and prints whether the resident set grew. */
+/**
+ * Soaks for `seconds` and prints whether the resident set grew.
+ * @param {import('./setup.mjs').Context} ctx
+ * @param {number} seconds
+ * @param {import('./setup.mjs').Log} log
+ */
 export async function runSoak(ctx, seconds, log) {
   log(`Soak for ${seconds} s…`);
   ctx.sampler.setPhase('soak');

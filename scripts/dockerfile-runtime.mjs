@@ -5,7 +5,10 @@ import { readFileSync } from 'node:fs';
 
 const DOCKERFILE = new URL('../Dockerfile', import.meta.url);
 
-/** The last CMD, in exec form: `['node', ...flags, 'dist/main.js']`. */
+/**
+ * The last CMD, in exec form: `['node', ...flags, 'dist/main.js']`.
+ * @returns {string[]}
+ */
 export function imageCommand(dockerfile = readFileSync(DOCKERFILE, 'utf8')) {
   const line = dockerfile
     .split('\n')
@@ -17,7 +20,10 @@ export function imageCommand(dockerfile = readFileSync(DOCKERFILE, 'utf8')) {
   return cmd;
 }
 
-/** The node flags of the CMD: what stands between `node` and the script. */
+/**
+ * The node flags of the CMD: what stands between `node` and the script.
+ * @param {string} [dockerfile]
+ */
 export function imageNodeFlags(dockerfile) {
   return imageCommand(dockerfile).slice(1, -1);
 }

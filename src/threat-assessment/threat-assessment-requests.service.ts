@@ -48,19 +48,7 @@ export class ThreatAssessmentRequestsService {
   ): Promise<{ request: ThreatAssessmentRequestEntity; replayed: boolean }> {
     const type = requestTypeOf(body['@odata.type']);
     const columns = type.columnsOf(body);
-    const entity = Object.assign(new type.entity(), {
-      id: uuidv7(),
-      tenantId: caller.tenantId,
-      kind: type.kind,
-      contentType: type.contentType,
-      expectedAssessment: body.expectedAssessment,
-      category: body.category,
-      status: 'pending',
-      // Graph: requests made through this API are administrator submissions.
-      requestSource: 'administrator',
-      createdBy: identitySetOf(caller),
-      ...columns,
-    } satisfies Partial<ThreatAssessmentRequestEntity>);
+    const entity = newRequestEntity(type, columns, body, caller.tenantId, identitySetOf(caller));
     const windows = this.throttler.createRequestWindows(() => resourceKey(type, body, columns));
     const written = await this.idempotencyKeys.write(caller.tenantId, claim, async (on, inTransaction) => {
       const row = await this.store.create(on, entity, currentTraceparent(), claim, windows);
@@ -137,6 +125,29 @@ export class ThreatAssessmentRequestsService {
 function expanded(results: ThreatAssessmentResultEntity[]): Pick<RequestWithResults, 'results' | 'moreResults'> {
   const page = pageOf(results, EXPANDED_RESULTS_LIMIT);
   return page.next ? { results: page.items, moreResults: page.next } : { results: page.items };
+}
+
+/** A new request of `type` from its create body and `columns` (its `columnsOf`), not yet stored. */
+export function newRequestEntity(
+  type: RequestType,
+  columns: ReturnType<RequestType['columnsOf']>,
+  body: CreateThreatAssessmentRequestBody,
+  tenantId: string,
+  createdBy: IdentitySetColumn,
+): ThreatAssessmentRequestEntity {
+  return Object.assign(new type.entity(), {
+    id: uuidv7(),
+    tenantId,
+    kind: type.kind,
+    contentType: type.contentType,
+    expectedAssessment: body.expectedAssessment,
+    category: body.category,
+    status: 'pending',
+    // Graph: requests made through this API are administrator submissions.
+    requestSource: 'administrator',
+    createdBy,
+    ...columns,
+  } satisfies Partial<ThreatAssessmentRequestEntity>);
 }
 
 export function identitySetOf(caller: Caller): IdentitySetColumn {

@@ -50,23 +50,21 @@ export class GraphValidationPipe extends ValidationPipe {
     if (!spec) return metatype;
     const name = body[spec.property];
     if (name === undefined && spec.fallback) return spec.fallback;
-    const known = Object.keys(spec.types);
-    const expected = `one of ${known.map((k) => `'${k}'`).join(', ')}`;
+    const type = typeof name === 'string' && Object.hasOwn(spec.types, name) ? spec.types[name] : undefined;
+    if (type) return type;
+    // Only a refused body pays for the message.
+    const expected = `one of ${Object.keys(spec.types)
+      .map((k) => `'${k}'`)
+      .join(', ')}`;
     if (typeof name !== 'string') {
       throw new InvalidBodyError(`'${spec.property}' is required: ${expected}.`, [
         { target: spec.property, message: `'${spec.property}' is required: ${expected}.` },
       ]);
     }
-    const type = Object.hasOwn(spec.types, name) ? spec.types[name] : undefined;
-    if (!type) {
-      const why = spec.abstract?.includes(name)
-        ? `'${name}' is abstract`
-        : `'${name.slice(0, 100)}' is not a known type`;
-      throw new InvalidBodyError(`${why}; '${spec.property}' must be ${expected}.`, [
-        { target: spec.property, message: `${why}; use ${expected}.` },
-      ]);
-    }
-    return type;
+    const why = spec.abstract?.includes(name) ? `'${name}' is abstract` : `'${name.slice(0, 100)}' is not a known type`;
+    throw new InvalidBodyError(`${why}; '${spec.property}' must be ${expected}.`, [
+      { target: spec.property, message: `${why}; use ${expected}.` },
+    ]);
   }
 }
 

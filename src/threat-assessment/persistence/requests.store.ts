@@ -100,7 +100,8 @@ const createRequest = writeStatements('create_threat_assessment_request', create
 /** `created_date_time` is null only when the claim was lost or the gate refused the insert. */
 export type CreatedRow = { created_date_time: Date | null } & Partial<ThrottleVerdict>;
 
-function insertValues(entity: ThreatAssessmentRequestEntity, traceparent: string | undefined): unknown[] {
+/** The insert's parameters before any claim's or gate's: INSERT_COLUMNS' order, then the traceparent. */
+export function insertValues(entity: ThreatAssessmentRequestEntity, traceparent: string | undefined): unknown[] {
   const typed = entity as Partial<Record<TypeProperty, unknown>>;
   return [
     entity.id,
@@ -118,7 +119,7 @@ function insertValues(entity: ThreatAssessmentRequestEntity, traceparent: string
 }
 
 /** What a response needs; the content digest and size stay in the table. */
-const REQUEST_COLUMNS = [
+export const REQUEST_COLUMNS = [
   'id',
   'tenant_id',
   'created_date_time',
@@ -149,7 +150,7 @@ interface SharedRequestRow {
   created_by: IdentitySetColumn;
 }
 
-interface ExpandedResultRow {
+export interface ExpandedResultRow {
   result_id: string;
   result_created_date_time: Date;
   result_type: ThreatAssessmentResultEntity['resultType'];
@@ -187,6 +188,43 @@ export function toRequestEntity(row: RequestRow): ThreatAssessmentRequestEntity 
   return entity;
 }
 
+/** A page of a tenant's requests: `where` holds the conditions after the tenant's, `$2` the limit, `$3` the offset. */
+export function listRequestsSql(where: string, direction: 'ASC' | 'DESC'): string {
+  return `SELECT ${REQUEST_COLUMNS} FROM threat_assessment_requests r
+      WHERE r.tenant_id = $1${where}
+      ORDER BY r.created_date_time ${direction}, r.id ${direction}
+      LIMIT $2 OFFSET $3`;
+}
+
+/**
+ * The request and its oldest results in one round trip: a row per result (one with NULLs if none),
+ * one more than are expanded, to tell whether more follow; no row when the tenant has no such request.
+ */
+export const GET_WITH_RESULTS_SQL = `SELECT ${REQUEST_COLUMNS}, x.result_id, x.result_created_date_time, x.result_type, x.message
+       FROM threat_assessment_requests r
+       LEFT JOIN LATERAL (
+         SELECT id AS result_id, created_date_time AS result_created_date_time, result_type, message
+         FROM threat_assessment_results
+         WHERE tenant_id = $1 AND request_id = r.id
+         ORDER BY created_date_time, id
+         LIMIT ${EXPANDED_RESULTS_LIMIT + 1}
+       ) x ON true
+       WHERE r.tenant_id = $1 AND r.id = $2`;
+
+export type ExpandedRequestRow = RequestRow & Partial<ExpandedResultRow>;
+
+/** The rows of GET_WITH_RESULTS_SQL (at least one) as the request and its results. */
+export function toRequestWithResults(
+  tenantId: string,
+  id: string,
+  rows: ExpandedRequestRow[],
+): { request: ThreatAssessmentRequestEntity; results: ThreatAssessmentResultEntity[] } {
+  const results = rows
+    .filter((row): row is RequestRow & ExpandedResultRow => row.result_id != null)
+    .map((row) => toResultEntity(tenantId, id, row));
+  return { request: toRequestEntity(rows[0]), results };
+}
+
 /** Requests of a tenant: every statement here is scoped by `tenant_id`. */
 @Injectable()
 export class RequestsStore {
@@ -218,10 +256,7 @@ export class RequestsStore {
     const values: unknown[] = [tenantId, query.top + 1, query.skip];
     const where = pageConditions('r', values, REQUESTS_FILTER, query.filter, query.order, after);
     const direction = query.order === 'asc' ? 'ASC' : 'DESC';
-    const text = `SELECT ${REQUEST_COLUMNS} FROM threat_assessment_requests r
-      WHERE r.tenant_id = $1${where}
-      ORDER BY r.created_date_time ${direction}, r.id ${direction}
-      LIMIT $2 OFFSET $3`;
+    const text = listRequestsSql(where, direction);
     const rows = await this.database.query<RequestRow>(
       filteredStatementName(
         query.filter,
@@ -257,33 +292,17 @@ export class RequestsStore {
     return row && toRequestEntity(row);
   }
 
-  /**
-   * The request and its oldest results in one round trip: a row per result (one with NULLs if none),
-   * one more than are expanded, to tell whether more follow.
-   */
+  /** The request and its oldest results in one round trip (GET_WITH_RESULTS_SQL). */
   async getWithResults(
     tenantId: string,
     id: string,
   ): Promise<{ request: ThreatAssessmentRequestEntity; results: ThreatAssessmentResultEntity[] } | undefined> {
-    const rows = await this.database.query<RequestRow & Partial<ExpandedResultRow>>(
+    const rows = await this.database.query<ExpandedRequestRow>(
       'get_threat_assessment_request_with_results',
-      `SELECT ${REQUEST_COLUMNS}, x.result_id, x.result_created_date_time, x.result_type, x.message
-       FROM threat_assessment_requests r
-       LEFT JOIN LATERAL (
-         SELECT id AS result_id, created_date_time AS result_created_date_time, result_type, message
-         FROM threat_assessment_results
-         WHERE tenant_id = $1 AND request_id = r.id
-         ORDER BY created_date_time, id
-         LIMIT ${EXPANDED_RESULTS_LIMIT + 1}
-       ) x ON true
-       WHERE r.tenant_id = $1 AND r.id = $2`,
+      GET_WITH_RESULTS_SQL,
       [tenantId, id],
     );
-    if (!rows[0]) return undefined;
-    const results = rows
-      .filter((row): row is RequestRow & ExpandedResultRow => row.result_id != null)
-      .map((row) => toResultEntity(tenantId, id, row));
-    return { request: toRequestEntity(rows[0]), results };
+    return rows.length > 0 ? toRequestWithResults(tenantId, id, rows) : undefined;
   }
 
   /**

@@ -107,6 +107,24 @@ export interface ResultRow {
 
 const RESULT_COLUMNS = 'x.id, x.created_date_time, x.result_type, x.message';
 
+/**
+ * A page of a request's results, and whether the request is in the tenant: no row when it is not, one
+ * row of NULLs when its page is empty. `where` holds the conditions after the parent's, `$3` the limit,
+ * `$4` the offset.
+ */
+export function listResultsSql(where: string, direction: 'ASC' | 'DESC'): string {
+  return `SELECT ${RESULT_COLUMNS}
+       FROM threat_assessment_requests p
+       LEFT JOIN LATERAL (
+         SELECT ${RESULT_COLUMNS}
+         FROM threat_assessment_results x
+         WHERE x.tenant_id = $1 AND x.request_id = p.id${where}
+         ORDER BY x.created_date_time ${direction}, x.id ${direction}
+         LIMIT $3 OFFSET $4
+       ) x ON true
+       WHERE p.tenant_id = $1 AND p.id = $2`;
+}
+
 export function toResultEntity(tenantId: string, requestId: string, row: ResultRow): ThreatAssessmentResultEntity {
   return Object.assign(new ThreatAssessmentResultEntity(), {
     id: row.id!,
@@ -155,16 +173,7 @@ export class ResultsStore {
     const values: unknown[] = [tenantId, requestId, query.top + 1, query.skip];
     const where = pageConditions('x', values, RESULTS_FILTER, query.filter, query.order, after);
     const direction = query.order === 'asc' ? 'ASC' : 'DESC';
-    const text = `SELECT ${RESULT_COLUMNS}
-       FROM threat_assessment_requests p
-       LEFT JOIN LATERAL (
-         SELECT ${RESULT_COLUMNS}
-         FROM threat_assessment_results x
-         WHERE x.tenant_id = $1 AND x.request_id = p.id${where}
-         ORDER BY x.created_date_time ${direction}, x.id ${direction}
-         LIMIT $3 OFFSET $4
-       ) x ON true
-       WHERE p.tenant_id = $1 AND p.id = $2`;
+    const text = listResultsSql(where, direction);
     const rows = await this.database.query<ResultRow>(
       filteredStatementName(query.filter, text, 'list_threat_assessment_results', direction, after ? 'after' : 'first'),
       text,
