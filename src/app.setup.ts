@@ -175,6 +175,11 @@ export function createOpenApiDocument(app: NestFastifyApplication): OpenAPIObjec
       'A threat assessment request: a mail, an email file, a file or a URL submitted for assessment.',
     )
     .addTag('threatAssessmentResult', 'The result of a threat assessment: a policy check or a rescan.')
+    .addTag(
+      'subscription',
+      "Change notifications with Graph's subscriptions and webhooks: a receiver gets `created`, `updated` and " +
+        '`deleted` of requests, `created` of a request results, after a validation handshake.',
+    )
     .addTag('health', 'Liveness and readiness probes; no token needed.')
     .build();
   return describeSelectProjections(

@@ -4,6 +4,7 @@ import { PERMISSIONS_KEY, type RequiredPermissions } from '../../src/auth/permis
 import { permissionsTable } from '../../src/common/openapi/api-graph-operation.decorator.js';
 import { ThreatAssessmentRequestsController } from '../../src/threat-assessment/threat-assessment-requests.controller.js';
 import { ThreatAssessmentResultsController } from '../../src/threat-assessment/threat-assessment-results.controller.js';
+import { SubscriptionsController } from '../../src/notifications/subscriptions/subscriptions.controller.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /** Graph's reference titles for its operations, and the operation ids of Graph's own OpenAPI description. */
@@ -21,6 +22,12 @@ const GRAPH_NAMES: Record<string, string> = {
   'informationProtection.threatAssessmentRequests.ListResults': 'List results',
   'informationProtection.threatAssessmentRequests.results.GetCount': 'Count results',
   'informationProtection.threatAssessmentRequests.GetResults': 'Get threatAssessmentResult',
+  'subscriptions.subscription.CreateSubscription': 'Create subscription',
+  'subscriptions.subscription.ListSubscription': 'List subscriptions',
+  'subscriptions.subscription.GetSubscription': 'Get subscription',
+  'subscriptions.subscription.UpdateSubscription': 'Update subscription',
+  'subscriptions.subscription.DeleteSubscription': 'Delete subscription',
+  'subscriptions.subscription.reauthorize': 'subscription: reauthorize',
 };
 
 describe('the OpenAPI document as documentation (Swagger UI)', () => {
@@ -39,14 +46,18 @@ describe('the OpenAPI document as documentation (Swagger UI)', () => {
     expect(Object.fromEntries(named)).toEqual(GRAPH_NAMES);
     for (const [key, operation] of apiOperations()) {
       expect(operation.description, key).toMatch(/\S{20}/);
-      expect(operation.tags, key).toEqual([expect.stringMatching(/^threatAssessment(Request|Result)$/)]);
+      expect(operation.tags, key).toEqual([expect.stringMatching(/^(threatAssessment(Request|Result)|subscription)$/)]);
     }
   });
 
   it('states on each operation exactly the permissions its guard enforces', () => {
     const documented = new Map(apiOperations().map(([, operation]) => [operation.operationId, operation.description]));
     const checked: string[] = [];
-    for (const controller of [ThreatAssessmentRequestsController, ThreatAssessmentResultsController]) {
+    for (const controller of [
+      ThreatAssessmentRequestsController,
+      ThreatAssessmentResultsController,
+      SubscriptionsController,
+    ]) {
       for (const name of Object.getOwnPropertyNames(controller.prototype)) {
         const handler = (controller.prototype as unknown as Record<string, object>)[name];
         const permissions = Reflect.getMetadata(PERMISSIONS_KEY, handler) as RequiredPermissions | undefined;

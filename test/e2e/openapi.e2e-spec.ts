@@ -19,6 +19,7 @@ interface Document {
 }
 
 const R = '/v1.0/informationProtection/threatAssessmentRequests';
+const S = '/v1.0/subscriptions';
 const OPERATIONS: [string, string, number, number[]][] = [
   ['post', R, 201, [400, 401, 403, 404, 413, 415, 422, 429, 500, 503]],
   ['get', R, 200, [400, 401, 403, 500, 503]],
@@ -30,6 +31,12 @@ const OPERATIONS: [string, string, number, number[]][] = [
   ['get', `${R}/{id}/results`, 200, [400, 401, 403, 404, 500, 503]],
   ['get', `${R}/{id}/results/$count`, 200, [400, 401, 403, 404, 500, 503]],
   ['get', `${R}/{id}/results/{resultId}`, 200, [400, 401, 403, 404, 500, 503]],
+  ['post', S, 201, [400, 401, 403, 404, 409, 413, 415, 429, 500, 503]],
+  ['get', S, 200, [400, 401, 403, 500, 503]],
+  ['get', `${S}/{id}`, 200, [400, 401, 403, 404, 500, 503]],
+  ['patch', `${S}/{id}`, 200, [400, 401, 403, 404, 409, 413, 415, 429, 500, 503]],
+  ['delete', `${S}/{id}`, 204, [400, 401, 403, 404, 413, 415, 500, 503]],
+  ['post', `${S}/{id}/reauthorize`, 204, [400, 401, 403, 404, 500, 503]],
 ];
 
 describe('GET /docs-json (the OpenAPI document generated from the code)', () => {
@@ -57,7 +64,7 @@ describe('GET /docs-json (the OpenAPI document generated from the code)', () => 
     (method, path, success, errors) => {
       const operation = doc.paths[path]?.[method];
       expect(operation, `${method} ${path}`).toBeDefined();
-      expect(operation.operationId).toMatch(/^informationProtection\./);
+      expect(operation.operationId).toMatch(/^(informationProtection|subscriptions)\./);
       expect(
         Object.keys(operation.responses)
           .map(Number)

@@ -222,7 +222,7 @@ export class SubscriptionsController {
   @RequirePermissions(PERMITTED)
   @ApiGraphOperation({
     operationId: 'subscriptions.subscription.reauthorize',
-    summary: 'Reauthorize subscription',
+    summary: 'subscription: reauthorize',
     description:
       "Graph's action: re-checks the caller's permission and changes nothing (no token held here can expire).",
     permissions: PERMITTED,
