@@ -277,6 +277,30 @@ describe('POST /subscriptions', () => {
     expect(receiver.requests).toHaveLength(0);
   });
 
+  it('sees numeric, hexadecimal and mapped spellings of loopback for what they are, and refuses them unless allowed', async () => {
+    const strict = await startTestApp({ NOTIFICATIONS_MIN_EXPIRATION_MINUTES: '0' });
+    try {
+      const who = await newTenant();
+      const port = receiver.port;
+      for (const host of [
+        '2130706433',
+        '0x7f.1',
+        '127.1',
+        '[::ffff:127.0.0.1]',
+        '[::ffff:7f00:1]',
+        '[::1]',
+        'localhost',
+      ]) {
+        const res = await post(who, subscriptionBody(`https://${host}:${port}/hook`), strict);
+        expectGraphError(res, 400, 'invalidRequest');
+        expect(res.body.error.message, host).toBe('NotificationUrl host is not allowed.');
+      }
+      expect(receiver.requests).toHaveLength(0);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it.each([
     [{ includeResourceData: true }],
     [{ notificationQueryOptions: '$filter=x' }],

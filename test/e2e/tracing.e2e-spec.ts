@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
 import { NestPinoLogger } from '../../src/observability/nest-logger.js';
 import { startTracing, type Tracing } from '../../src/observability/tracing.js';
 import { FILE_REQUEST } from '../support/graph.js';
+import { createScratchDatabase, insertSubscription } from '../support/notification-subscriptions.js';
 import { REQUESTS, startTestApp, type TestApp } from '../support/test-app.js';
 import { newTenant, type TestIdentity } from '../support/tokens.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const RESULTS_ROUTE = `POST ${REQUESTS}/:id/results`;
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -201,5 +203,68 @@ describe('tracing (OTEL_TRACES_EXPORTER=otlp; spans collected in memory)', () =>
     expect(
       exporter.getFinishedSpans().filter((s) => probes.includes(String(s.attributes['graph.request_id']))),
     ).toEqual([]);
+  });
+
+  it('delivers a notification in a client span that joins the trace of the change that recorded it', async () => {
+    const certificates = inject('testCertificates');
+    const scratch = await createScratchDatabase(inject('databaseUrl'), 'tracing');
+    const receiver = await WebhookReceiver.start('127.0.0.1', {
+      cert: certificates.leafCert,
+      key: certificates.leafKey,
+    });
+    receiver.handler = (_req, res) => res.writeHead(202).end();
+    const delivering = await startTestApp({
+      OTEL_TRACES_EXPORTER: 'otlp',
+      DATABASE_URL: scratch.url,
+      NOTIFICATIONS_DELIVERY_ENABLED: 'true',
+      NOTIFICATIONS_POLL_INTERVAL_MS: '100',
+      NOTIFICATIONS_ALLOWED_CIDRS: '127.0.0.0/8',
+    });
+    try {
+      const who = await newTenant();
+      const query = '?secret=QUERY-SECRET';
+      await insertSubscription(delivering.db, {
+        tenantId: who.tenantId,
+        changeTypes: ['created'],
+        notificationUrl: `https://127.0.0.1:${receiver.port}/hook${query}`,
+        clientState: 'CLIENT-STATE-SECRET',
+      });
+      const traceId = hex(16);
+      const created = await delivering.http
+        .post(REQUESTS)
+        .set('authorization', `Bearer ${who.token}`)
+        .set('traceparent', `00-${traceId}-${hex(8)}-01`)
+        .send(FILE_REQUEST);
+      expect(created.status, created.text).toBe(201);
+      await receiver.waitUntil(() => receiver.requests.length > 0);
+      const spans = await traceOf(traceId);
+      const server = spans.find((s) => s.kind === SpanKind.SERVER)!;
+      let delivery: ReadableSpan | undefined;
+      for (let waited = 0; !delivery && waited < 5000; waited += 50) {
+        await tracing.forceFlush();
+        delivery = exporter
+          .getFinishedSpans()
+          .find((s) => s.name === 'notification delivery' && s.spanContext().traceId === traceId);
+        if (!delivery) await sleep(50);
+      }
+      expect(delivery, 'a delivery span in the change trace').toBeDefined();
+      expect(delivery!.kind).toBe(SpanKind.CLIENT);
+      expect(delivery!.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+      expect(delivery!.attributes).toMatchObject({
+        'http.request.method': 'POST',
+        'server.address': '127.0.0.1',
+        'server.port': receiver.port,
+        'notification.channel': 'change',
+        'notification.count': 1,
+        'graph.tenant_id': who.tenantId,
+      });
+      expect(JSON.stringify(delivery!.attributes)).not.toMatch(/SECRET|hook/);
+      // The receiver gets no trace header: the trace is the service's, not the receiver's business.
+      expect(receiver.requests[0].headers.traceparent).toBeUndefined();
+    } finally {
+      await delivering.close();
+      await receiver.close();
+      await scratch.drop();
+    }
   });
 });
