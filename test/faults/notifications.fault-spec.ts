@@ -175,6 +175,52 @@ describe('notification delivery under faults', () => {
     expect(receiver.maxInFlightPerSubscription).toBe(1);
   });
 
+  it('on SIGTERM finishes the attempt in flight, claims nothing more and releases its lease at once', async () => {
+    const tenant = await newTenant();
+    const HOLD_MS = 2000;
+    receiver.handler = (_req, res) => setTimeout(() => res.end(), HOLD_MS);
+    // A lease far longer than the test: only a release lets another instance take the subscription soon.
+    const long = { NOTIFICATIONS_LEASE_SECONDS: '600' };
+    const first = await start('notifications-sigterm', long);
+    const subscription = await subscribe(tenant, '/hooks/sigterm');
+    const [firstId] = await createRequests(first, tenant, 1);
+    await receiver.waitUntil(() => receiver.inFlight > 0, 10_000);
+    first.kill('SIGTERM');
+    const termAt = performance.now();
+    const exit = await first.exit;
+    const exitMs = Math.round(exit.at - termAt);
+    const postsByFirst = receiver.requests.length;
+    const { rows: leases } = await db.admin.query<{ lease_owner: string | null }>(
+      'SELECT lease_owner FROM subscriptions WHERE tenant_id = $1 AND id = $2',
+      [tenant.tenantId, subscription.id],
+    );
+    expect(leases).toEqual([{ lease_owner: null }]);
+    expect(await outbox(tenant)).toEqual([]);
+
+    receiver.handler = (_req, res) => res.end();
+    const second = await start('notifications-after-sigterm', long);
+    const [secondId] = await createRequests(second, tenant, 1);
+    const createdAt = performance.now();
+    await receiver.waitUntil(
+      () => deliveredRequests('/hooks/sigterm').length >= 2,
+      15_000,
+      () => second.problems(),
+    );
+    const deliveredMs = Math.round(performance.now() - createdAt);
+    recordFigures('notifications: SIGTERM mid-attempt', {
+      holdMs: HOLD_MS,
+      exitAfterSigtermMs: exitMs,
+      nextDeliveredMs: deliveredMs,
+    });
+    expect(exit.code).toBe(0);
+    // The attempt in flight ended (answered after HOLD_MS) before the process did, and nothing followed it.
+    expect(exitMs).toBeGreaterThan(HOLD_MS - 500);
+    expect(postsByFirst).toBe(1);
+    expect(deliveredRequests('/hooks/sigterm')).toEqual([firstId, secondId]);
+    // Far sooner than the 600 s lease: it was released.
+    expect(deliveredMs).toBeLessThan(10_000);
+  });
+
   it('retries a receiver that answers 500, keeping the notification until it succeeds', async () => {
     const tenant = await newTenant();
     let failures = 0;
