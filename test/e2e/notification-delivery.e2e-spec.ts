@@ -255,6 +255,28 @@ describe('notification delivery (Graph retry settings, 1 s base)', () => {
     expect(rows).toEqual([]);
   });
 
+  it('counts a refused address as a failed attempt with nothing sent: a URL that passed once is checked again', async () => {
+    receiver.reset();
+    const tenant = await newTenant();
+    // As if the name had resolved to an allowed address at subscribe time and to a private one now.
+    await insertSubscription(t.db, {
+      tenantId: tenant.tenantId,
+      changeTypes: ['created'],
+      notificationUrl: `https://10.20.30.40:${receiver.port}/hooks/refused`,
+    });
+    await createRequest(tenant);
+    const failed = async () =>
+      (
+        await t.db.query<{ attempts: number; last_error: string }>(
+          'SELECT attempts, last_error FROM notifications WHERE tenant_id = $1',
+          [tenant.tenantId],
+        )
+      ).rows;
+    for (let waited = 0; waited < 5000 && (await failed())[0]?.attempts !== 1; waited += 100) await sleep(100);
+    // Refused before any connection (a connection attempt to that address would have timed out or failed).
+    expect(await failed()).toEqual([{ attempts: 1, last_error: 'refused-address' }]);
+  });
+
   it('holds later changes behind a head that waits for its retry, then sends them in order in batches of at most the batch size', async () => {
     receiver.reset();
     let failures = 0;
