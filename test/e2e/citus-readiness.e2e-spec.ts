@@ -225,7 +225,8 @@ describe('Citus readiness: every statement the service sends names tenant_id for
         notificationUrl: `https://127.0.0.1:${receiver.port}/hooks`,
       });
       await t.db.query(
-        `INSERT INTO notifications (tenant_id, subscription_id, channel, event) VALUES ($1, $2, 'lifecycle', 'missed')`,
+        `INSERT INTO notifications (id, tenant_id, subscription_id, channel, event)
+         VALUES (gen_random_uuid(), $1, $2, 'lifecycle', 'missed')`,
         [tenant.tenantId, subscription.id],
       );
       const res = await t.http.post(REQUESTS).set('authorization', `Bearer ${tenant.token}`).send(URL_REQUEST);

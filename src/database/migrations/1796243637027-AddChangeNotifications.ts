@@ -52,7 +52,7 @@ export class AddChangeNotifications1796243637027 implements MigrationInterface {
         "tenant_id" uuid NOT NULL,
         "subscription_id" uuid NOT NULL,
         "seq" BIGSERIAL NOT NULL,
-        "id" uuid NOT NULL DEFAULT gen_random_uuid(),
+        "id" uuid NOT NULL,
         "channel" character varying(16) NOT NULL,
         "event" character varying(32) NOT NULL,
         "request_id" uuid,

@@ -114,8 +114,8 @@ const FAILED = `WITH bumped AS (
       AND EXISTS (SELECT 1 FROM bumped b WHERE b.abandoned_at IS NOT NULL)
     RETURNING s.tenant_id, s.id, s.lifecycle_notification_url
   )
-  INSERT INTO notifications (tenant_id, subscription_id, channel, event)
-  SELECT f.tenant_id, f.id, 'lifecycle', 'missed' FROM flagged f WHERE f.lifecycle_notification_url IS NOT NULL`;
+  INSERT INTO notifications (id, tenant_id, subscription_id, channel, event)
+  SELECT gen_random_uuid(), f.tenant_id, f.id, 'lifecycle', 'missed' FROM flagged f WHERE f.lifecycle_notification_url IS NOT NULL`;
 
 export interface SubscriptionKey {
   tenantId: string;

@@ -32,8 +32,11 @@ export class NotificationEntity {
   ])
   subscription?: SubscriptionEntity;
 
-  /** The notification's `id`: the same on every attempt, so receivers deduplicate on it. */
-  @Column({ name: 'id', type: 'uuid', default: () => 'gen_random_uuid()' })
+  /**
+   * The notification's `id`: the same on every attempt, so receivers deduplicate on it. Each insert draws
+   * it (`gen_random_uuid()`), so the schema carries no default TypeORM's drift check would misread.
+   */
+  @Column({ name: 'id', type: 'uuid' })
   id!: string;
 
   /** `change` goes to the notification URL, `lifecycle` to the lifecycle URL, each queue on its own. */

@@ -33,8 +33,9 @@ export interface ChangeNotificationsCte {
 
 export function changeNotificationsCte(cte: ChangeNotificationsCte): string {
   return `${cte.name} AS (
-    INSERT INTO notifications (tenant_id, subscription_id, channel, event, request_id, result_id, request_kind, traceparent)
-    SELECT s.tenant_id, s.id, 'change', '${cte.event}', ${cte.requestIdSql}, ${cte.resultIdSql ?? 'NULL::uuid'},
+    INSERT INTO notifications (id, tenant_id, subscription_id, channel, event, request_id, result_id, request_kind,
+      traceparent)
+    SELECT gen_random_uuid(), s.tenant_id, s.id, 'change', '${cte.event}', ${cte.requestIdSql}, ${cte.resultIdSql ?? 'NULL::uuid'},
       ${cte.requestKindSql}, ${cte.traceparentSql}
     FROM ${cte.source}
     JOIN subscriptions s ON s.tenant_id = ${cte.tenantSql} AND s.canonical_resource = ${cte.resourceSql}

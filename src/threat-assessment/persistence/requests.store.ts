@@ -53,8 +53,8 @@ const DELETED_NOTIFICATIONS = `WITH removed AS (
     WHERE s.tenant_id = $1 AND s.request_id = $2 AND s.retired_at IS NULL
     RETURNING s.tenant_id, s.id, s.lifecycle_notification_url, s.expiration_date_time
   ), removal_notified AS (
-    INSERT INTO notifications (tenant_id, subscription_id, channel, event, request_id, traceparent)
-    SELECT tenant_id, id, 'lifecycle', 'subscriptionRemoved', $2::uuid, $4::varchar FROM removed
+    INSERT INTO notifications (id, tenant_id, subscription_id, channel, event, request_id, traceparent)
+    SELECT gen_random_uuid(), tenant_id, id, 'lifecycle', 'subscriptionRemoved', $2::uuid, $4::varchar FROM removed
     WHERE lifecycle_notification_url IS NOT NULL AND expiration_date_time > now()
   ), ${changeNotificationsCte({
     name: 'notified',
