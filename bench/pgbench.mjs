@@ -15,7 +15,7 @@ import { withClient } from './database.mjs';
  * SQL (drawn anew where the statement repeats it, which only the notification of a subscriber would
  * notice: the bench has none), a rescan verdict, no traceparent.
  */
-export function addResultScript() {
+export function addResultScript({ withoutOutbox = false } = {}) {
   /** @param {string} column */
   const parent = (column) => `(SELECT ${column} FROM bench_pgbench_parents WHERE n = :n)`;
   const uuidv7 =
@@ -29,7 +29,13 @@ export function addResultScript() {
     5: "'Clean after rescan.'",
     6: 'NULL',
   };
-  const text = addResultSql(false, false).replace(/\$(\d+)/g, (_, n) => values[n]);
+  let text = addResultSql(false, false).replace(/\$(\d+)/g, (_, n) => values[n]);
+  if (withoutOutbox) {
+    // The same statement less the two CTEs that record notifications: what the outbox costs PostgreSQL.
+    const stripped = text.replace(/, result_notified AS \(.*?\n {2}\), request_notified AS \(.*?\n {2}\)\n/s, '\n');
+    if (stripped === text) throw new Error('pgbench: the add-result statement no longer has its notification CTEs');
+    text = stripped;
+  }
   return `\\set n random(1, :parents)\n${text};\n`;
 }
 
@@ -38,7 +44,8 @@ const run = promisify(execFile);
 /**
  * @typedef {ReturnType<typeof parse> & { script: string, mode: string }} PgbenchRun
  * @typedef {{ skipped?: string, binary?: string, version?: string, clients?: number, seconds?: number,
- *   addResult?: PgbenchRun, addResultUnprepared?: PgbenchRun, insert?: PgbenchRun }} PgbenchReport
+ *   addResult?: PgbenchRun, addResultUnprepared?: PgbenchRun, addResultWithoutOutbox?: PgbenchRun,
+ *   insert?: PgbenchRun }} PgbenchReport
  */
 
 /** `PGBENCH`, else `pgbench` on the PATH, else Debian's /usr/lib/postgresql/<version>/bin/pgbench. */
@@ -97,14 +104,16 @@ export async function runPgbench({ url, seconds, clients, tenantId, parentIds })
   });
   const scripts = mkdtempSync(join(tmpdir(), 'bench-pgbench-'));
   writeFileSync(join(scripts, 'add-result.sql'), addResultScript());
+  writeFileSync(join(scripts, 'add-result-without-outbox.sql'), addResultScript({ withoutOutbox: true }));
   try {
     /** @type {PgbenchReport} */
     const results = { binary: pgbench, version: version.trim(), clients, seconds };
     // `extended`: parsed and planned on every execution, as the service's unnamed statements are today.
-    /** @type {['addResult' | 'addResultUnprepared' | 'insert', string, string][]} */
+    /** @type {['addResult' | 'addResultUnprepared' | 'addResultWithoutOutbox' | 'insert', string, string][]} */
     const runs = [
       ['addResult', join(scripts, 'add-result.sql'), 'prepared'],
       ['addResultUnprepared', join(scripts, 'add-result.sql'), 'extended'],
+      ['addResultWithoutOutbox', join(scripts, 'add-result-without-outbox.sql'), 'prepared'],
       ['insert', fileURLToPath(new URL('./pgbench-insert.sql', import.meta.url)), 'prepared'],
     ];
     for (const [name, file, mode] of runs) {

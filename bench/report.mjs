@@ -44,6 +44,7 @@ import { ROOT } from './setup.mjs';
  * @property {ScenarioReport[]} [scenarios]
  * @property {import('./pgbench.mjs').PgbenchReport} [pgbench]
  * @property {VariantsReport} [variants]
+ * @property {import('./outbox.mjs').OutboxReport} [outbox]
  * @property {Awaited<ReturnType<typeof import('./soak.mjs').runSoak>>} [soak]
  * @property {ReturnType<typeof memorySummary>} [memory]
  * @property {ReturnType<typeof import('./profile.mjs').readProfiles>} [profile]
@@ -309,11 +310,13 @@ export function readmeSnippet(report) {
     lines.push(
       `PostgreSQL alone (pgbench, ${report.pgbench.clients} clients): the service's add-result statement ` +
         `${fmt(report.pgbench.addResult.tps)} tx/s prepared (${fmt(report.pgbench.addResultUnprepared?.tps)} tx/s planned ` +
-        `on every call, as unnamed statements are), a bare INSERT ${fmt(report.pgbench.insert?.tps)} rows/s.`,
+        `on every call, as unnamed statements are), ${fmt(report.pgbench.addResultWithoutOutbox?.tps)} tx/s without its two ` +
+        `notification CTEs (the outbox's cost with no subscription), a bare INSERT ${fmt(report.pgbench.insert?.tps)} rows/s.`,
       '',
     );
   }
   if (report.variants) lines.push(...variantLines(report.variants));
+  if (report.outbox) lines.push(...outboxLines(report.outbox));
   for (const c of otherChecks(report)) lines.push(`- ${c.what}: ${c.measured} ${c.pass ? '✓' : '✗'}`);
   return `${lines.join('\n')}\n`;
 }
@@ -331,6 +334,21 @@ function scenarioLines(scenarios) {
         `${fmt(s.service.cpuUsPerRequest)} / ${s.reference ? fmt(s.reference.cpuUsPerRequest) : '—'} |`,
     ),
     '',
+  ];
+}
+
+/** @param {import('./outbox.mjs').OutboxReport} outbox */
+function outboxLines(outbox) {
+  return [
+    '',
+    "The outbox's cost on add-result (the same service, delivery off; ratios to no subscription, paired by round):",
+    '',
+    '| Benched tenant | req/s | p50 ms | p99 ms | req/s ratio | notifications recorded |',
+    '|---|--:|--:|--:|--:|--:|',
+    ...outbox.states.map(
+      (s) =>
+        `| ${s.title} | ${fmt(s.rps)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${s.ratio ? fmt(s.ratio.rps, 2) : '1'} | ${fmt(s.recorded)} |`,
+    ),
   ];
 }
 
@@ -393,17 +411,21 @@ export function finishReport(started, outDir, log) {
   report.checks = [
     ...(report.scenarios ?? []).flatMap((s) => s.checks.map((c) => ({ scenario: s.name, ...c }))),
     ...(report.variants?.checks ?? []),
+    ...(report.outbox?.checks ?? []),
     ...otherChecks(report),
   ];
   writeFileSync(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(resolve(ROOT, report.settings.out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-  if (report.scenarios || report.variants) writeFileSync(join(outDir, 'README-snippet.md'), readmeSnippet(report));
+  if (report.scenarios || report.variants || report.outbox) {
+    writeFileSync(join(outDir, 'README-snippet.md'), readmeSnippet(report));
+  }
   const { scenarios } = report;
   if (scenarios) {
     writeFileSync(join(outDir, 'chart.svg'), chartSvg({ ...report, scenarios }));
     log('');
     printTable({ scenarios }, log);
   }
+  if (report.outbox) for (const line of outboxLines(report.outbox)) log(line);
   if (report.variants) {
     log('');
     printVariants(report.variants, log);

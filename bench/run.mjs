@@ -16,6 +16,7 @@ import { IMAGE_ENV, ROOT, loadDist, prepareDatabase, serviceEnv, startTargets } 
 import { runSoak } from './soak.mjs';
 import { SCENARIO_NAMES } from './scenarios.mjs';
 import { measureVariants } from './variants.mjs';
+import { measureOutbox } from './outbox.mjs';
 
 /** @type {import('./setup.mjs').Log} */
 const log = (...args) => console.log(...args);
@@ -39,7 +40,9 @@ loopback, alternately, and writes a report, a chart and a README snippet to benc
                       add-result, create-request, variants (the service started default, with
                       DATABASE_POOLER=transaction, with tracing on (OTLP to a local sink) and, when
                       pgbouncer is installed (PGBOUNCER=path), through it; measured in turn on add-result,
-                      list-results and create-request; alone, it skips parity, paging and pgbench)
+                      list-results and create-request; alone, it skips parity, paging and pgbench),
+                      outbox (add-result with no subscription in the tenant, one on the collection, one
+                      on every parent's results; alone, it skips the same)
   --count-budget-ms M budget for $count with a $filter (p50)            default 50 ms + 0.4 µs per request in the tenant
   --soak S            soak mode instead: add-result + list-results at half the peak rate for S seconds,
                       RSS sampled every second
@@ -115,10 +118,13 @@ function options() {
     countBudgetMs: values['count-budget-ms'] === undefined ? undefined : int('count-budget-ms', 1),
   };
   if (!(settings.share > 0 && settings.share <= 1)) throw new Error('--share must be in (0, 1]');
-  const unknown = settings.scenarios?.filter((name) => name !== 'variants' && !SCENARIO_NAMES.includes(name));
+  const unknown = settings.scenarios?.filter((name) => !SERVICE_RUNS.includes(name) && !SCENARIO_NAMES.includes(name));
   if (unknown?.length) throw new Error(`--scenarios: unknown ${unknown.join(', ')}`);
   return settings;
 }
+
+/** The runs of the service alone, beside the scenarios that compare it with the reference. */
+const SERVICE_RUNS = ['variants', 'outbox'];
 
 /**
  * @typedef {import('./setup.mjs').Context} Context
@@ -128,7 +134,7 @@ function options() {
 
 /**
  * Paging depth and $count, the scenarios, then pgbench (the deep links are found first: parity uses
- * them); then the service variants. `--scenarios` may select either part or both.
+ * them); then the service variants and the outbox's cost. `--scenarios` may select any of them.
  * @param {Context} ctx
  * @param {Report} report
  * @param {Profiling} profiling
@@ -138,8 +144,11 @@ function options() {
 async function measure(ctx, report, profiling, env, outDir) {
   const { settings } = ctx;
   const selected = settings.scenarios;
-  if (!selected || selected.some((name) => name !== 'variants')) await measureScenarioSet(ctx, report, profiling);
+  if (!selected || selected.some((name) => !SERVICE_RUNS.includes(name))) {
+    await measureScenarioSet(ctx, report, profiling);
+  }
   if (!selected || selected.includes('variants')) report.variants = await measureVariants(ctx, env, outDir, log);
+  if (!selected || selected.includes('outbox')) report.outbox = await measureOutbox(ctx, env, outDir, log);
 }
 
 /**

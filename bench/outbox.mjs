@@ -1,0 +1,141 @@
+// The outbox's cost on add-result: the same service measured with the benched tenant holding no
+// subscription, one on the requests collection, and one on the results of every parent posted to.
+import { join } from 'node:path';
+import { withClient } from './database.mjs';
+import { measuredRun, runFigures, warmUp } from './measure.mjs';
+import { median } from './processes.mjs';
+import { summarizeRuns } from './report.mjs';
+import { scenarioNamed } from './scenarios.mjs';
+import { startService } from './setup.mjs';
+
+/**
+ * @typedef {import('./report.mjs').RunSummary & { name: string, title: string, recorded: number,
+ *   ratio?: { rps: number, p50: number, p99: number, cpu: number } }} OutboxState
+ * @typedef {{ states: OutboxState[], checks: import('./report.mjs').Check[] }} OutboxReport
+ */
+
+const STATES = [
+  { name: 'none', title: 'no subscription in the tenant' },
+  {
+    name: 'collection',
+    title:
+      "one subscription to the requests collection ('created,updated': an `updated` only on a request's first result)",
+  },
+  { name: 'results', title: 'a results subscription on every parent posted to (one notification per add-result)' },
+];
+
+/**
+ * @param {import('pg').Client} client
+ * @param {string} tenantId
+ * @param {string} state
+ * @param {string[]} parents
+ */
+async function subscribe(client, tenantId, state, parents) {
+  await client.query('DELETE FROM subscriptions WHERE tenant_id = $1', [tenantId]);
+  const insert = `INSERT INTO subscriptions (tenant_id, id, resource, canonical_resource, request_id, change_type,
+      change_types, notification_url, expiration_date_time, application_id, creator_id, latest_supported_tls_version)
+    SELECT $1, gen_random_uuid(), r.resource, r.resource, r.request_id, r.change_type, r.change_types::varchar[],
+      'https://receiver.invalid/hook', now() + interval '1 day', 'bench', 'bench', 'v1_2'
+    FROM unnest($2::text[], $3::uuid[], $4::text[], $5::text[]) AS r(resource, request_id, change_type, change_types)`;
+  if (state === 'collection') {
+    const resource = 'informationProtection/threatAssessmentRequests';
+    await client.query(insert, [tenantId, [resource], [null], ['created,updated'], ['{created,updated}']]);
+  } else if (state === 'results') {
+    const resources = parents.map((id) => `informationProtection/threatAssessmentRequests/${id}/results`);
+    await client.query(insert, [
+      tenantId,
+      resources,
+      parents,
+      parents.map(() => 'created'),
+      parents.map(() => '{created}'),
+    ]);
+  }
+}
+
+/**
+ * Rounds rotate the order of the states; ratios to "none" are paired within a round. The service runs
+ * with delivery off, so that only the recording is measured; the rows a run records are counted and
+ * deleted after it, as delivery would.
+ * @param {import('./setup.mjs').Context} ctx
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string} outDir
+ * @param {(...args: unknown[]) => void} log
+ * @returns {Promise<OutboxReport>}
+ */
+export async function measureOutbox(ctx, env, outDir, log) {
+  const { settings, token, url, tenantId } = ctx;
+  const scenario = scenarioNamed('add-result');
+  const parents = ctx.parents.add.map((p) => p.id);
+  const target = await startService(env, settings, url, {
+    name: 'outbox',
+    logFile: join(outDir, 'outbox.log'),
+    extraEnv: { NOTIFICATIONS_DELIVERY_ENABLED: 'false' },
+  });
+  /** @type {Record<string, import('./scenarios.mjs').Run>[]} */
+  const rounds = [];
+  /** @type {Record<string, number>} */
+  const recorded = { none: 0, collection: 0, results: 0 };
+  try {
+    await target.ready();
+    log(
+      `Outbox cost on add-result (${STATES.map((s) => s.name).join(', ')}; delivery off): ${settings.rounds} rounds…`,
+    );
+    await withClient(url, async (client) => {
+      if (settings.warmup > 0) await warmUp(target, token, settings, scenario.requests(ctx));
+      for (let round = 1; round <= settings.rounds; round++) {
+        /** @type {Record<string, import('./scenarios.mjs').Run>} */
+        const entry = {};
+        const shift = (round - 1) % STATES.length;
+        for (const state of [...STATES.slice(shift), ...STATES.slice(0, shift)]) {
+          await subscribe(client, tenantId, state.name, parents);
+          const run = await measuredRun(target, token, settings, scenario.requests(ctx));
+          const { rows } = await client.query(
+            'WITH d AS (DELETE FROM notifications WHERE tenant_id = $1 RETURNING 1) SELECT count(*)::int AS n FROM d',
+            [tenantId],
+          );
+          recorded[state.name] += /** @type {{ n: number }} */ (rows[0]).n;
+          entry[state.name] = run;
+          log(`  outbox round ${round} ${state.name.padEnd(11)} ${runFigures(run)}  load ${run.loadAvg1m.toFixed(1)}`);
+        }
+        rounds.push(entry);
+      }
+      await client.query('DELETE FROM subscriptions WHERE tenant_id = $1', [tenantId]);
+    });
+  } finally {
+    await target.stop();
+  }
+  const states = STATES.map((state) => {
+    const runs = rounds.map((r) => r[state.name]);
+    const summary = /** @type {import('./report.mjs').RunSummary} */ (summarizeRuns(runs));
+    const ratio =
+      state.name === 'none'
+        ? undefined
+        : {
+            rps: median(rounds.map((r) => r[state.name].rps / r.none.rps)),
+            p50: median(rounds.map((r) => r[state.name].p50 / r.none.p50)),
+            p99: median(rounds.map((r) => r[state.name].p99 / r.none.p99)),
+            cpu: median(rounds.map((r) => r[state.name].cpuUsPerRequest / r.none.cpuUsPerRequest)),
+          };
+    return { ...summary, name: state.name, title: state.title, recorded: recorded[state.name], ratio };
+  });
+  const responses = (/** @type {string} */ name) => rounds.reduce((n, r) => n + r[name].responses, 0);
+  return {
+    states,
+    checks: [
+      ...states.map((s) => ({
+        scenario: `outbox:${s.name}`,
+        what: 'no errors, no non-2xx',
+        pass: s.errors === 0 && s.non2xx === 0,
+      })),
+      { scenario: 'outbox:none', what: 'records nothing', pass: recorded.none === 0 },
+      {
+        scenario: 'outbox:results',
+        // Requests still in flight when a run's clock stops are recorded but not counted: at most one per connection.
+        what: 'records one notification per result added',
+        pass:
+          recorded.results >= responses('results') &&
+          recorded.results <= responses('results') + settings.connections * settings.rounds,
+      },
+    ],
+  };
+}
