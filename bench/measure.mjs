@@ -250,3 +250,21 @@ export async function measurePgbench(ctx, log) {
     );
   return result;
 }
+
+/**
+ * `name`'s figures over `baseline`'s, paired within each round (both measured in it), then the median:
+ * drift across rounds falls on both sides of each ratio.
+ * @param {Record<string, import('./scenarios.mjs').Run>[]} rounds
+ * @param {string} name
+ * @param {string} baseline
+ */
+export function pairedRatios(rounds, name, baseline) {
+  /** @param {(run: import('./scenarios.mjs').Run) => number} figure */
+  const ratio = (figure) => median(rounds.map((r) => figure(r[name]) / figure(r[baseline])));
+  return {
+    rps: ratio((run) => run.rps),
+    p50: ratio((run) => run.p50),
+    p99: ratio((run) => run.p99),
+    cpu: ratio((run) => run.cpuUsPerRequest),
+  };
+}

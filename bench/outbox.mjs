@@ -2,8 +2,7 @@
 // subscription, one on the requests collection, and one on the results of every parent posted to.
 import { join } from 'node:path';
 import { withClient } from './database.mjs';
-import { measuredRun, runFigures, warmUp } from './measure.mjs';
-import { median } from './processes.mjs';
+import { measuredRun, pairedRatios, runFigures, warmUp } from './measure.mjs';
 import { summarizeRuns } from './report.mjs';
 import { scenarioNamed } from './scenarios.mjs';
 import { startService } from './setup.mjs';
@@ -107,15 +106,7 @@ export async function measureOutbox(ctx, env, outDir, log) {
   const states = STATES.map((state) => {
     const runs = rounds.map((r) => r[state.name]);
     const summary = /** @type {import('./report.mjs').RunSummary} */ (summarizeRuns(runs));
-    const ratio =
-      state.name === 'none'
-        ? undefined
-        : {
-            rps: median(rounds.map((r) => r[state.name].rps / r.none.rps)),
-            p50: median(rounds.map((r) => r[state.name].p50 / r.none.p50)),
-            p99: median(rounds.map((r) => r[state.name].p99 / r.none.p99)),
-            cpu: median(rounds.map((r) => r[state.name].cpuUsPerRequest / r.none.cpuUsPerRequest)),
-          };
+    const ratio = state.name === 'none' ? undefined : pairedRatios(rounds, state.name, 'none');
     return { ...summary, name: state.name, title: state.title, recorded: recorded[state.name], ratio };
   });
   const responses = (/** @type {string} */ name) => rounds.reduce((n, r) => n + r[name].responses, 0);

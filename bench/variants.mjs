@@ -3,9 +3,9 @@
 // each setting's cost is a ratio to the default.
 import http from 'node:http';
 import { join } from 'node:path';
-import { measuredRun, runFigures, warmUp } from './measure.mjs';
+import { measuredRun, pairedRatios, runFigures, warmUp } from './measure.mjs';
 import { startPgbouncer } from './pgbouncer.mjs';
-import { freePort, median } from './processes.mjs';
+import { freePort } from './processes.mjs';
 import { summarizeRuns } from './report.mjs';
 import { scenarioNamed } from './scenarios.mjs';
 import { startService } from './setup.mjs';
@@ -142,15 +142,7 @@ export async function measureVariants(ctx, env, outDir, log) {
         variants: variants.map((variant) => {
           const runs = rounds.map((r) => r[variant.name]);
           const summary = /** @type {import('./report.mjs').RunSummary} */ (summarizeRuns(runs));
-          const ratio =
-            variant.name === 'default'
-              ? undefined
-              : {
-                  rps: median(rounds.map((r) => r[variant.name].rps / r.default.rps)),
-                  p50: median(rounds.map((r) => r[variant.name].p50 / r.default.p50)),
-                  p99: median(rounds.map((r) => r[variant.name].p99 / r.default.p99)),
-                  cpu: median(rounds.map((r) => r[variant.name].cpuUsPerRequest / r.default.cpuUsPerRequest)),
-                };
+          const ratio = variant.name === 'default' ? undefined : pairedRatios(rounds, variant.name, 'default');
           return { name: variant.name, title: variant.title, ...summary, ratio, rounds: runs };
         }),
       });
