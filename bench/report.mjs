@@ -45,6 +45,7 @@ import { ROOT } from './setup.mjs';
  * @property {import('./pgbench.mjs').PgbenchReport} [pgbench]
  * @property {VariantsReport} [variants]
  * @property {import('./outbox.mjs').OutboxReport} [outbox]
+ * @property {import('./notification-latency.mjs').LatencyReport} [notificationLatency]
  * @property {Awaited<ReturnType<typeof import('./soak.mjs').runSoak>>} [soak]
  * @property {ReturnType<typeof memorySummary>} [memory]
  * @property {ReturnType<typeof import('./profile.mjs').readProfiles>} [profile]
@@ -317,6 +318,7 @@ export function readmeSnippet(report) {
   }
   if (report.variants) lines.push(...variantLines(report.variants));
   if (report.outbox) lines.push(...outboxLines(report.outbox));
+  if (report.notificationLatency) lines.push('', latencyLine(report.notificationLatency));
   for (const c of otherChecks(report)) lines.push(`- ${c.what}: ${c.measured} ${c.pass ? '✓' : '✗'}`);
   return `${lines.join('\n')}\n`;
 }
@@ -335,6 +337,16 @@ function scenarioLines(scenarios) {
     ),
     '',
   ];
+}
+
+/** @param {import('./notification-latency.mjs').LatencyReport} l */
+function latencyLine(l) {
+  return (
+    `Notification latency, ${l.subscriptions} subscriptions, add-result at ${l.ratePerSecond}/s for ${l.seconds} s ` +
+    `(poll ${l.pollIntervalMs} ms), from the result's 201 to the notification's arrival: p50 ${fmt(l.latencyMs.p50)} ms, ` +
+    `p99 ${fmt(l.latencyMs.p99)} ms, max ${fmt(l.latencyMs.max)} ms; ${l.delivered} of ${l.sent} delivered in ${l.posts} POSTs, ` +
+    `${l.duplicates} duplicates.`
+  );
 }
 
 /** @param {import('./outbox.mjs').OutboxReport} outbox */
@@ -412,11 +424,20 @@ export function finishReport(started, outDir, log) {
     ...(report.scenarios ?? []).flatMap((s) => s.checks.map((c) => ({ scenario: s.name, ...c }))),
     ...(report.variants?.checks ?? []),
     ...(report.outbox?.checks ?? []),
+    ...(report.notificationLatency
+      ? [
+          {
+            scenario: 'notification-latency',
+            what: 'every result notified',
+            pass: report.notificationLatency.delivered === report.notificationLatency.sent,
+          },
+        ]
+      : []),
     ...otherChecks(report),
   ];
   writeFileSync(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(resolve(ROOT, report.settings.out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-  if (report.scenarios || report.variants || report.outbox) {
+  if (report.scenarios || report.variants || report.outbox || report.notificationLatency) {
     writeFileSync(join(outDir, 'README-snippet.md'), readmeSnippet(report));
   }
   const { scenarios } = report;
@@ -426,6 +447,7 @@ export function finishReport(started, outDir, log) {
     printTable({ scenarios }, log);
   }
   if (report.outbox) for (const line of outboxLines(report.outbox)) log(line);
+  if (report.notificationLatency) log(latencyLine(report.notificationLatency));
   if (report.variants) {
     log('');
     printVariants(report.variants, log);

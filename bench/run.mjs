@@ -17,6 +17,7 @@ import { runSoak } from './soak.mjs';
 import { SCENARIO_NAMES } from './scenarios.mjs';
 import { measureVariants } from './variants.mjs';
 import { measureOutbox } from './outbox.mjs';
+import { measureDeliveryLatency } from './notification-latency.mjs';
 
 /** @type {import('./setup.mjs').Log} */
 const log = (...args) => console.log(...args);
@@ -42,7 +43,8 @@ loopback, alternately, and writes a report, a chart and a README snippet to benc
                       pgbouncer is installed (PGBOUNCER=path), through it; measured in turn on add-result,
                       list-results and create-request; alone, it skips parity, paging and pgbench),
                       outbox (add-result with no subscription in the tenant, one on the collection, one
-                      on every parent's results; alone, it skips the same)
+                      on every parent's results; alone, it skips the same), notification-latency
+                      (1,000 subscriptions, add-result at 20/s for 30 s, commit → receipt)
   --count-budget-ms M budget for $count with a $filter (p50)            default 50 ms + 0.4 µs per request in the tenant
   --soak S            soak mode instead: add-result + list-results at half the peak rate for S seconds,
                       RSS sampled every second
@@ -124,7 +126,7 @@ function options() {
 }
 
 /** The runs of the service alone, beside the scenarios that compare it with the reference. */
-const SERVICE_RUNS = ['variants', 'outbox'];
+const SERVICE_RUNS = ['variants', 'outbox', 'notification-latency'];
 
 /**
  * @typedef {import('./setup.mjs').Context} Context
@@ -149,6 +151,9 @@ async function measure(ctx, report, profiling, env, outDir) {
   }
   if (!selected || selected.includes('variants')) report.variants = await measureVariants(ctx, env, outDir, log);
   if (!selected || selected.includes('outbox')) report.outbox = await measureOutbox(ctx, env, outDir, log);
+  if (!selected || selected.includes('notification-latency')) {
+    report.notificationLatency = await measureDeliveryLatency(ctx, env, outDir, log);
+  }
 }
 
 /**

@@ -59,6 +59,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private readonly working = new Map<string, Promise<void>>();
   /** Per destination host, so that a POST waits for a slot before its lease is renewed, not after. */
   private readonly hostSlots = new HostConcurrencyLimiter(MAX_CONCURRENT_REQUESTS_PER_HOST);
+  private claiming: Promise<void> | undefined;
+  /** The last claim left due subscriptions unclaimed for want of places. */
+  private backlog = false;
   private timer?: NodeJS.Timeout;
   private stopping = false;
   private lastHousekeeping = Number.NEGATIVE_INFINITY;
@@ -132,11 +135,25 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  private async claim(): Promise<void> {
+  /**
+   * One claim at a time. When the last one found more due subscriptions than there were free places, a
+   * place that frees up claims again at once rather than at the next poll: with many subscriptions each
+   * with a little to send, the poll interval would otherwise bound the rate.
+   */
+  private claim(): Promise<void> {
+    this.claiming ??= this.claimOnce().finally(() => {
+      this.claiming = undefined;
+    });
+    return this.claiming;
+  }
+
+  private async claimOnce(): Promise<void> {
     const free = MAX_SUBSCRIPTIONS_IN_PROGRESS - this.working.size;
     if (free <= 0) return;
     // Held ones may show (a lease that expired while worked): asked for as many more.
-    const candidates = await this.store.candidates(free + this.working.size);
+    const asked = free + this.working.size;
+    const candidates = await this.store.candidates(asked);
+    this.backlog = candidates.length >= asked;
     for (const key of candidates) {
       if (this.stopping || this.working.size >= MAX_SUBSCRIPTIONS_IN_PROGRESS) return;
       const name = keyOf(key);
@@ -145,7 +162,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       if (!leased) continue;
       // Shutdown began while the lease was being taken: give it back rather than start.
       if (this.stopping) return this.store.releaseLease(key, this.instanceId);
-      const work = this.work(leased).finally(() => this.working.delete(name));
+      const work = this.work(leased).finally(() => {
+        this.working.delete(name);
+        // A failure here is the poll's to report: it runs the same claim.
+        if (this.backlog && !this.stopping) this.claim().catch(() => undefined);
+      });
       this.working.set(name, work);
     }
   }
