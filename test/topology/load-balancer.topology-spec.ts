@@ -49,10 +49,14 @@ const WINDOW_SECONDS = 86_400;
 const SHUTDOWN_BOUND_MS = 10_000;
 /** Longer than HAProxy takes to mark an instance DOWN (inter 500 ms, then fastinter 250 ms: under 1 s). */
 const DRAIN_MS = 2000;
-/** Half the requests with an Idempotency-Key, half without; results are not throttled, so 429 cannot occur. */
+/**
+ * Half the requests with an Idempotency-Key, half without; results are not throttled, so 429 cannot occur.
+ * The restarts end the load (load.stop()); the cap is only a bound, far above what a run sends (about
+ * 1,100 requests a second here: 20,000 once ran out before the last instance was back).
+ */
 const LOAD = {
   concurrency: 6,
-  maxRequests: 20_000,
+  maxRequests: 200_000,
   maxDurationMs: 90_000,
   pauseAfterFailureMs: 100,
   timeoutMs: 15_000,
