@@ -9,6 +9,7 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
+import { ODataModule } from './odata/odata.module.js';
 import { ThrottlingModule } from './throttling/throttling.module.js';
 import { IdempotencyModule } from './idempotency/idempotency.module.js';
 import { ThreatAssessmentModule } from './threat-assessment/threat-assessment.module.js';
@@ -31,6 +32,7 @@ export class AppModule {
         AuthModule,
         HealthModule,
         ObservabilityModule,
+        ODataModule,
         ThrottlingModule,
         IdempotencyModule,
         ThreatAssessmentModule,

@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { SkipTokenCodec } from '../odata/skiptoken.js';
 import { RequestsStore } from './persistence/requests.store.js';
 import { ResultsStore } from './persistence/results.store.js';
 import { ThreatAssessmentRequestsController } from './threat-assessment-requests.controller.js';
@@ -9,12 +8,6 @@ import { ThreatAssessmentResultsService } from './threat-assessment-results.serv
 
 @Module({
   controllers: [ThreatAssessmentRequestsController, ThreatAssessmentResultsController],
-  providers: [
-    ThreatAssessmentRequestsService,
-    ThreatAssessmentResultsService,
-    RequestsStore,
-    ResultsStore,
-    SkipTokenCodec,
-  ],
+  providers: [ThreatAssessmentRequestsService, ThreatAssessmentResultsService, RequestsStore, ResultsStore],
 })
 export class ThreatAssessmentModule {}

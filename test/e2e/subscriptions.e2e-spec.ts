@@ -452,6 +452,12 @@ describe('POST /subscriptions', () => {
     );
     expect((await post(await appToken(tenantId, [PERMISSIONS.read]), subscriptionBody(hook))).status).toBe(201);
     expectGraphError(await t.http.post(SUBSCRIPTIONS).send(subscriptionBody(hook)), 401, 'InvalidAuthenticationToken');
+    // A delegated token that names no client application (no azp, no appid): a subscription could not record one.
+    const noClient = await userToken(tenantId, [PERMISSIONS.readWrite], randomUUID(), 'U', '');
+    const handshakes = receiver.requests.length;
+    const refused = await post(noClient, subscriptionBody(hook));
+    expectGraphError(refused, 403, 'accessDenied', /no client application/);
+    expect(receiver.requests).toHaveLength(handshakes);
   });
 });
 

@@ -141,7 +141,7 @@ export class SubscriptionsController {
     const urls = this.urls(request);
     const next =
       rows.length > PAGE_SIZE && last
-        ? `${urls.resource(PATH)}?$skiptoken=${this.skiptokens.encode({ createdDateTime: last.created_at, id: last.id }, scope)}`
+        ? urls.nextLink(PATH, this.skiptokens.encode({ createdDateTime: last.created_at, id: last.id }, scope))
         : undefined;
     return {
       '@odata.context': urls.context(PATH),

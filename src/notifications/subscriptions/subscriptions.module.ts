@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { SkipTokenCodec } from '../../odata/skiptoken.js';
 import { OutboundModule } from '../outbound/outbound.module.js';
 import { SubscriptionsController } from './subscriptions.controller.js';
 import { SubscriptionsService } from './subscriptions.service.js';
@@ -9,6 +8,6 @@ import { SubscriptionsStore } from './subscriptions.store.js';
 @Module({
   imports: [OutboundModule],
   controllers: [SubscriptionsController],
-  providers: [SubscriptionsService, SubscriptionsStore, SkipTokenCodec],
+  providers: [SubscriptionsService, SubscriptionsStore],
 })
 export class SubscriptionsModule {}
