@@ -10,6 +10,8 @@ export interface AdversarialContext {
   publicBaseUrl: string;
   /** The service's resident set after the warm-up, the baseline of the memory assertions. */
   warmRssBytes: number;
+  /** The service's inspector (loopback only): the memory spec reads the heap after a full collection. */
+  inspectPort: number;
   logFile: string;
   seed: number;
 }

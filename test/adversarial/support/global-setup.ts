@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestProject } from 'vitest/node';
 import { type ControlledPostgres, startControlledPostgres } from '../../faults/support/postgres.js';
+import { freePort } from '../../faults/support/ports.js';
 import { type RunningService, startService } from '../../faults/support/service.js';
 import { PUBLIC_BASE_URL, REQUEST_BODY_LIMIT, requestsPath, RESULT_ODATA_TYPE } from './constants.js';
 import type { AdversarialContext } from './context.js';
@@ -34,13 +35,15 @@ export default async function setup(project: TestProject) {
     databaseUrl = db.url;
   }
   let service: RunningService | undefined;
+  const inspectPort = await freePort();
   try {
     service = await startService('adversarial', {
       DATABASE_URL: databaseUrl,
       PUBLIC_BASE_URL,
       BODY_LIMIT_BYTES: String(REQUEST_BODY_LIMIT),
-      // The image's memory settings that NODE_OPTIONS and the environment can carry (Dockerfile ENV).
-      NODE_OPTIONS: '--max-semi-space-size=8',
+      // The image's memory settings that NODE_OPTIONS and the environment can carry (Dockerfile ENV),
+      // and the inspector on loopback for the memory spec's heap readings.
+      NODE_OPTIONS: `--max-semi-space-size=8 --inspect=127.0.0.1:${inspectPort}`,
       MALLOC_ARENA_MAX: '2',
     });
     await service.waitFor('/health/ready', 200, 60_000);
@@ -64,6 +67,7 @@ export default async function setup(project: TestProject) {
     databaseUrl,
     publicBaseUrl: PUBLIC_BASE_URL,
     warmRssBytes: warm.rssBytes,
+    inspectPort,
     logFile: running.logFile,
     seed: SEED,
   };
