@@ -80,6 +80,7 @@ export async function measureDeliveryLatency(ctx, env, outDir, log) {
     name: 'notification-latency',
     logFile: join(outDir, 'notification-latency.log'),
     extraEnv: {
+      NOTIFICATIONS_DELIVERY_ENABLED: 'true',
       NODE_EXTRA_CA_CERTS: tls.cert,
       NOTIFICATIONS_ALLOWED_CIDRS: '127.0.0.0/8',
       NOTIFICATIONS_POLL_INTERVAL_MS: String(LATENCY.pollIntervalMs),

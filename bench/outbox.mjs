@@ -68,7 +68,6 @@ export async function measureOutbox(ctx, env, outDir, log) {
   const target = await startService(env, settings, url, {
     name: 'outbox',
     logFile: join(outDir, 'outbox.log'),
-    extraEnv: { NOTIFICATIONS_DELIVERY_ENABLED: 'false' },
   });
   /** @type {Record<string, import('./scenarios.mjs').Run>[]} */
   const rounds = [];

@@ -176,7 +176,8 @@ export async function prepareDatabase(dist, settings, clusterDir, report, cleanu
 
 /**
  * The built service as the image runs it (its node flags, NODE_OPTIONS and MALLOC_ARENA_MAX) on `url`,
- * with `extraEnv` on top; not yet ready.
+ * with `extraEnv` on top; not yet ready. Notification delivery is off unless `extraEnv` turns it on:
+ * every target shares the database, and one that delivers would claim the queues another is measured on.
  * @param {NodeJS.ProcessEnv} env
  * @param {Settings} settings
  * @param {string} url
@@ -197,6 +198,7 @@ export async function startService(env, settings, url, { name, logFile, nodeArgs
       ...(IMAGE_ENV.MALLOC_ARENA_MAX
         ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? IMAGE_ENV.MALLOC_ARENA_MAX }
         : {}),
+      NOTIFICATIONS_DELIVERY_ENABLED: 'false',
       ...extraEnv,
     },
     port,

@@ -60,7 +60,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   /** Per destination host, so that a POST waits for a slot before its lease is renewed, not after. */
   private readonly hostSlots = new HostConcurrencyLimiter(MAX_CONCURRENT_REQUESTS_PER_HOST);
   private claiming: Promise<void> | undefined;
-  /** The last claim left due subscriptions unclaimed for want of places. */
+  /** The last claim left due subscriptions unclaimed: for want of places, or beyond its limit. */
   private backlog = false;
   private timer?: NodeJS.Timeout;
   private stopping = false;
@@ -136,13 +136,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   }
 
   /**
-   * One claim at a time. When the last one found more due subscriptions than there were free places, a
-   * place that frees up claims again at once rather than at the next poll: with many subscriptions each
-   * with a little to send, the poll interval would otherwise bound the rate.
+   * One claim at a time. When the last one left due subscriptions unclaimed (for want of places, or
+   * beyond its limit), a place that frees up claims again at once rather than at the next poll: with
+   * many subscriptions each with a little to send, the poll interval would otherwise bound the rate.
+   * Places freed while a claim ran are filled when it ends.
    */
   private claim(): Promise<void> {
     this.claiming ??= this.claimOnce().finally(() => {
       this.claiming = undefined;
+      if (this.backlog && !this.stopping && this.working.size < MAX_SUBSCRIPTIONS_IN_PROGRESS) {
+        // A failure here is the poll's to report: it runs the same claim.
+        this.claim().catch(() => undefined);
+      }
     });
     return this.claiming;
   }
@@ -153,22 +158,29 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     // Held ones may show (a lease that expired while worked): asked for as many more.
     const asked = free + this.working.size;
     const candidates = await this.store.candidates(asked);
-    this.backlog = candidates.length >= asked;
+    let claimed = 0;
+    let unclaimed = false;
     for (const key of candidates) {
-      if (this.stopping || this.working.size >= MAX_SUBSCRIPTIONS_IN_PROGRESS) return;
+      if (this.stopping) return;
       const name = keyOf(key);
       if (this.working.has(name)) continue;
+      if (this.working.size >= MAX_SUBSCRIPTIONS_IN_PROGRESS) {
+        unclaimed = true;
+        break;
+      }
       const leased = await this.store.takeLease(key, this.instanceId, this.settings.leaseSeconds);
       if (!leased) continue;
       // Shutdown began while the lease was being taken: give it back rather than start.
       if (this.stopping) return this.store.releaseLease(key, this.instanceId);
+      claimed++;
       const work = this.work(leased).finally(() => {
         this.working.delete(name);
-        // A failure here is the poll's to report: it runs the same claim.
         if (this.backlog && !this.stopping) this.claim().catch(() => undefined);
       });
       this.working.set(name, work);
     }
+    // Without a lease taken, a full answer is other instances' work: no claiming again before the poll.
+    this.backlog = unclaimed || (candidates.length >= asked && claimed > 0);
   }
 
   /** One subscription's queues, one POST at a time, until nothing is due, the lease is lost or we stop. */
