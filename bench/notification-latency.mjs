@@ -22,7 +22,7 @@ import { startService } from './setup.mjs';
  *   latencyMs: ReturnType<typeof summarize> }} LatencyReport
  */
 
-export const LATENCY = { subscriptions: 1000, ratePerSecond: 20, seconds: 30, pollIntervalMs: 1000 };
+export const LATENCY = { subscriptions: 1000, seconds: 30, pollIntervalMs: 1000 };
 
 /** A self-signed certificate for 127.0.0.1, trusted by the service through NODE_EXTRA_CA_CERTS. */
 function certificate() {
@@ -51,6 +51,7 @@ function certificate() {
 export async function measureDeliveryLatency(ctx, env, outDir, log) {
   const { settings, token, url, tenantId } = ctx;
   const parents = ctx.parents.add.slice(0, LATENCY.subscriptions).map((p) => p.id);
+  const ratePerSecond = settings.notificationRate;
   const tls = certificate();
   /** @type {Map<string, number>} result id → arrival (ms) */
   const arrivals = new Map();
@@ -101,15 +102,15 @@ export async function measureDeliveryLatency(ctx, env, outDir, log) {
     });
     await target.ready();
     log(
-      `Notification latency: ${parents.length} subscriptions, add-result at ${LATENCY.ratePerSecond}/s for ${LATENCY.seconds} s, poll ${LATENCY.pollIntervalMs} ms…`,
+      `Notification latency: ${parents.length} subscriptions, add-result at ${ratePerSecond}/s for ${LATENCY.seconds} s, poll ${LATENCY.pollIntervalMs} ms…`,
     );
     const body = JSON.stringify(RESCAN_RESULT_EXAMPLE);
     /** @type {Promise<void>[]} */
     const inFlight = [];
-    const total = LATENCY.ratePerSecond * LATENCY.seconds;
+    const total = ratePerSecond * LATENCY.seconds;
     const start = performance.now();
     for (let i = 0; i < total; i++) {
-      const due = start + (i * 1000) / LATENCY.ratePerSecond;
+      const due = start + (i * 1000) / ratePerSecond;
       const wait = due - performance.now();
       if (wait > 0) await sleep(wait);
       const parent = parents[i % parents.length];
@@ -141,6 +142,7 @@ export async function measureDeliveryLatency(ctx, env, outDir, log) {
   });
   return {
     ...LATENCY,
+    ratePerSecond,
     subscriptions: parents.length,
     sent: committed.size,
     delivered: latencies.length,

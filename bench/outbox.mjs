@@ -1,16 +1,18 @@
 // The outbox's cost on add-result: the same service measured with the benched tenant holding no
-// subscription, one on the requests collection, and one on the results of every parent posted to.
+// subscription, one on the requests collection, and one on the results of every parent posted to; and,
+// with no subscription, the reference running the statement with and without its notification CTEs.
 import { join } from 'node:path';
 import { withClient } from './database.mjs';
 import { measuredRun, pairedRatios, runFigures, warmUp } from './measure.mjs';
 import { summarizeRuns } from './report.mjs';
 import { scenarioNamed } from './scenarios.mjs';
-import { startService } from './setup.mjs';
+import { startReference, startService } from './setup.mjs';
 
 /**
  * @typedef {import('./report.mjs').RunSummary & { name: string, title: string, recorded: number,
  *   ratio?: { rps: number, p50: number, p99: number, cpu: number } }} OutboxState
- * @typedef {{ states: OutboxState[], checks: import('./report.mjs').Check[] }} OutboxReport
+ * @typedef {{ states: OutboxState[], withoutOutbox?: { withOutbox: OutboxState, without: OutboxState },
+ *   checks: import('./report.mjs').Check[] }} OutboxReport
  */
 
 const STATES = [
@@ -21,6 +23,16 @@ const STATES = [
       "one subscription to the requests collection ('created,updated': an `updated` only on a request's first result)",
   },
   { name: 'results', title: 'a results subscription on every parent posted to (one notification per add-result)' },
+];
+
+/**
+ * With no subscription, the reference (a minimal server around the service's statement) with and without
+ * the notification CTEs: the outbox's whole cost where little else costs anything, so an upper bound
+ * of its share of the service's.
+ */
+const REFERENCE_STATES = [
+  { name: 'reference', title: 'the reference, the statement as the service sends it' },
+  { name: 'reference-without-outbox', title: 'the reference, the statement less its notification CTEs' },
 ];
 
 /**
@@ -69,31 +81,51 @@ export async function measureOutbox(ctx, env, outDir, log) {
     name: 'outbox',
     logFile: join(outDir, 'outbox.log'),
   });
+  const references = ctx.reference
+    ? {
+        reference: ctx.reference,
+        'reference-without-outbox': await startReference(env, settings, url, {
+          name: 'reference-without-outbox',
+          logFile: join(outDir, 'reference-without-outbox.log'),
+          extraEnv: { REFERENCE_OUTBOX: 'off' },
+        }),
+      }
+    : undefined;
+  const referenceStates = references ? REFERENCE_STATES : [];
   /** @type {Record<string, import('./scenarios.mjs').Run>[]} */
   const rounds = [];
   /** @type {Record<string, number>} */
-  const recorded = { none: 0, collection: 0, results: 0 };
+  const recorded = { none: 0, collection: 0, results: 0, reference: 0, 'reference-without-outbox': 0 };
   try {
     await target.ready();
+    await references?.['reference-without-outbox'].ready();
     log(
-      `Outbox cost on add-result (${STATES.map((s) => s.name).join(', ')}; delivery off): ${settings.rounds} rounds…`,
+      `Outbox cost on add-result (${[...STATES, ...referenceStates].map((s) => s.name).join(', ')}; delivery off): ${settings.rounds} rounds…`,
     );
     await withClient(url, async (client) => {
-      if (settings.warmup > 0) await warmUp(target, token, settings, scenario.requests(ctx));
+      if (settings.warmup > 0) {
+        await warmUp(target, token, settings, scenario.requests(ctx));
+        if (references) await warmUp(references['reference-without-outbox'], token, settings, scenario.requests(ctx));
+      }
       for (let round = 1; round <= settings.rounds; round++) {
         /** @type {Record<string, import('./scenarios.mjs').Run>} */
         const entry = {};
-        const shift = (round - 1) % STATES.length;
-        for (const state of [...STATES.slice(shift), ...STATES.slice(0, shift)]) {
-          await subscribe(client, tenantId, state.name, parents);
-          const run = await measuredRun(target, token, settings, scenario.requests(ctx));
+        /** @param {{ name: string }[]} list */
+        const rotated = (list) => {
+          const shift = (round - 1) % list.length;
+          return [...list.slice(shift), ...list.slice(0, shift)];
+        };
+        for (const state of [...rotated(STATES), ...rotated(referenceStates)]) {
+          const runner = references?.[/** @type {keyof typeof references} */ (state.name)] ?? target;
+          await subscribe(client, tenantId, runner === target ? state.name : 'none', parents);
+          const run = await measuredRun(runner, token, settings, scenario.requests(ctx));
           const { rows } = await client.query(
             'WITH d AS (DELETE FROM notifications WHERE tenant_id = $1 RETURNING 1) SELECT count(*)::int AS n FROM d',
             [tenantId],
           );
           recorded[state.name] += /** @type {{ n: number }} */ (rows[0]).n;
           entry[state.name] = run;
-          log(`  outbox round ${round} ${state.name.padEnd(11)} ${runFigures(run)}  load ${run.loadAvg1m.toFixed(1)}`);
+          log(`  outbox round ${round} ${state.name.padEnd(24)} ${runFigures(run)}  load ${run.loadAvg1m.toFixed(1)}`);
         }
         rounds.push(entry);
       }
@@ -101,18 +133,31 @@ export async function measureOutbox(ctx, env, outDir, log) {
     });
   } finally {
     await target.stop();
+    await references?.['reference-without-outbox'].stop();
   }
-  const states = STATES.map((state) => {
-    const runs = rounds.map((r) => r[state.name]);
-    const summary = /** @type {import('./report.mjs').RunSummary} */ (summarizeRuns(runs));
-    const ratio = state.name === 'none' ? undefined : pairedRatios(rounds, state.name, 'none');
+  /**
+   * @param {{ name: string, title: string }} state
+   * @param {string} [baseline]
+   * @returns {OutboxState}
+   */
+  const summarized = (state, baseline) => {
+    const summary = /** @type {import('./report.mjs').RunSummary} */ (summarizeRuns(rounds.map((r) => r[state.name])));
+    const ratio = baseline ? pairedRatios(rounds, state.name, baseline) : undefined;
     return { ...summary, name: state.name, title: state.title, recorded: recorded[state.name], ratio };
-  });
+  };
+  const states = STATES.map((state) => summarized(state, state.name === 'none' ? undefined : 'none'));
+  const withoutOutbox = references
+    ? {
+        withOutbox: summarized(REFERENCE_STATES[0], 'reference-without-outbox'),
+        without: summarized(REFERENCE_STATES[1]),
+      }
+    : undefined;
   const responses = (/** @type {string} */ name) => rounds.reduce((n, r) => n + r[name].responses, 0);
   return {
     states,
+    withoutOutbox,
     checks: [
-      ...states.map((s) => ({
+      ...[...states, ...(withoutOutbox ? [withoutOutbox.withOutbox, withoutOutbox.without] : [])].map((s) => ({
         scenario: `outbox:${s.name}`,
         what: 'no errors, no non-2xx',
         pass: s.errors === 0 && s.non2xx === 0,

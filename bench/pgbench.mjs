@@ -7,6 +7,7 @@ import process from 'node:process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addResultSql } from '#dist/threat-assessment/persistence/results.store.js';
+import { withoutNotifications } from './add-result-statement.mjs';
 import { withClient } from './database.mjs';
 
 /**
@@ -30,12 +31,7 @@ export function addResultScript({ withoutOutbox = false } = {}) {
     6: 'NULL',
   };
   let text = addResultSql(false, false).replace(/\$(\d+)/g, (_, n) => values[n]);
-  if (withoutOutbox) {
-    // The same statement less the two CTEs that record notifications: what the outbox costs PostgreSQL.
-    const stripped = text.replace(/, result_notified AS \(.*?\n {2}\), request_notified AS \(.*?\n {2}\)\n/s, '\n');
-    if (stripped === text) throw new Error('pgbench: the add-result statement no longer has its notification CTEs');
-    text = stripped;
-  }
+  if (withoutOutbox) text = withoutNotifications(text);
   return `\\set n random(1, :parents)\n${text};\n`;
 }
 

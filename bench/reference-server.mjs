@@ -32,6 +32,7 @@ import { REQUESTS_PATH, resultsPageScope } from '#dist/threat-assessment/threat-
 import { RESULT_ODATA_TYPE, THREAT_ASSESSMENT_RESULT_TYPES } from '#dist/threat-assessment/threat-assessment.enums.js';
 import { RESULTS_FILTER } from '#dist/threat-assessment/threat-assessment.filters.js';
 import { toThreatAssessmentResultDto } from '#dist/threat-assessment/threat-assessment.mapper.js';
+import { withoutNotifications } from './add-result-statement.mjs';
 import { registerRequestRoutes } from './reference-requests.mjs';
 
 /**
@@ -64,8 +65,10 @@ const pool = new pg.Pool({
 });
 
 // The service's own statement (without key or limits): check the parent in the tenant, insert,
-// complete a pending parent; what is measured is everything around it.
-const ADD_RESULT_SQL = addResultSql(false, false);
+// complete a pending parent, record notifications; what is measured is everything around it. With
+// REFERENCE_OUTBOX=off, without the notifications' CTEs: the outbox scenario's baseline.
+const WITHOUT_OUTBOX = env.REFERENCE_OUTBOX === 'off';
+const ADD_RESULT_SQL = WITHOUT_OUTBOX ? withoutNotifications(addResultSql(false, false)) : addResultSql(false, false);
 
 /**
  * @template {import('pg').QueryResultRow} T
@@ -384,7 +387,8 @@ async function addResult(request, reply) {
       id,
       resultType,
       message,
-      null,
+      // The traceparent, which only the notifications' CTEs use.
+      ...(WITHOUT_OUTBOX ? [] : [null]),
     ]));
   } catch (error) {
     if (/** @type {{ code?: string }} */ (error).code === '23503') throw notFound(requestId);

@@ -361,6 +361,17 @@ function outboxLines(outbox) {
       (s) =>
         `| ${s.title} | ${fmt(s.rps)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${s.ratio ? fmt(s.ratio.rps, 2) : '1'} | ${fmt(s.recorded)} |`,
     ),
+    ...(outbox.withoutOutbox
+      ? [
+          '',
+          'With no subscription, the outbox against none at all, on the reference (its cost where little else costs: an upper bound of its share of the service):',
+          '',
+          '| Reference | req/s | p50 ms | p99 ms | req/s ratio |',
+          '|---|--:|--:|--:|--:|',
+          `| ${outbox.withoutOutbox.without.title} | ${fmt(outbox.withoutOutbox.without.rps)} | ${fmt(outbox.withoutOutbox.without.p50, 1)} | ${fmt(outbox.withoutOutbox.without.p99, 1)} | 1 |`,
+          `| ${outbox.withoutOutbox.withOutbox.title} | ${fmt(outbox.withoutOutbox.withOutbox.rps)} | ${fmt(outbox.withoutOutbox.withOutbox.p50, 1)} | ${fmt(outbox.withoutOutbox.withOutbox.p99, 1)} | ${fmt(outbox.withoutOutbox.withOutbox.ratio?.rps ?? NaN, 2)} |`,
+        ]
+      : []),
   ];
 }
 

@@ -44,7 +44,8 @@ loopback, alternately, and writes a report, a chart and a README snippet to benc
                       list-results and create-request; alone, it skips parity, paging and pgbench),
                       outbox (add-result with no subscription in the tenant, one on the collection, one
                       on every parent's results; alone, it skips the same), notification-latency
-                      (1,000 subscriptions, add-result at 20/s for 30 s, commit → receipt)
+                      (1,000 subscriptions, add-result at --notification-rate for 30 s, commit → receipt)
+  --notification-rate R   add-results a second in notification-latency         default 100
   --count-budget-ms M budget for $count with a $filter (p50)            default 50 ms + 0.4 µs per request in the tenant
   --soak S            soak mode instead: add-result + list-results at half the peak rate for S seconds,
                       RSS sampled every second
@@ -72,6 +73,7 @@ function options() {
       share: { type: 'string', default: '0.5' },
       scenarios: { type: 'string' },
       'count-budget-ms': { type: 'string' },
+      'notification-rate': { type: 'string', default: '100' },
       soak: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'no-reference': { type: 'boolean', default: false },
@@ -87,7 +89,7 @@ function options() {
     process.exit(0);
   }
   /**
-   * @param {'duration' | 'rounds' | 'connections' | 'warmup' | 'rows' | 'results' | 'tenants' | 'soak' | 'count-budget-ms'} name
+   * @param {'duration' | 'rounds' | 'connections' | 'warmup' | 'rows' | 'results' | 'tenants' | 'soak' | 'count-budget-ms' | 'notification-rate'} name
    * @param {number} min
    */
   const int = (name, min) => {
@@ -118,6 +120,7 @@ function options() {
     serviceNodeOptions: values['service-node-options'] ?? IMAGE_ENV.NODE_OPTIONS,
     poolSize: Number(process.env.DB_POOL_SIZE ?? 10),
     countBudgetMs: values['count-budget-ms'] === undefined ? undefined : int('count-budget-ms', 1),
+    notificationRate: int('notification-rate', 1),
   };
   if (!(settings.share > 0 && settings.share <= 1)) throw new Error('--share must be in (0, 1]');
   const unknown = settings.scenarios?.filter((name) => !SERVICE_RUNS.includes(name) && !SCENARIO_NAMES.includes(name));

@@ -30,6 +30,7 @@ import { freePort, memorySampler, rssMb, startProcess } from './processes.mjs';
  * @property {string | undefined} serviceNodeOptions
  * @property {number} poolSize
  * @property {number | undefined} countBudgetMs
+ * @property {number} notificationRate add-results a second in the notification-latency scenario
  * @typedef {(...args: unknown[]) => void} Log
  * @typedef {Awaited<ReturnType<typeof loadDist>>} Dist
  * @typedef {Awaited<ReturnType<typeof prepareDatabase>>} Database
@@ -207,6 +208,25 @@ export async function startService(env, settings, url, { name, logFile, nodeArgs
 }
 
 /**
+ * The reference server on `url`, with `extraEnv` on top; not yet ready.
+ * @param {NodeJS.ProcessEnv} env
+ * @param {Settings} settings
+ * @param {string} url
+ * @param {{ name: string, logFile: string, nodeArgs?: string[], extraEnv?: NodeJS.ProcessEnv }} options
+ */
+export async function startReference(env, settings, url, { name, logFile, nodeArgs = [], extraEnv = {} }) {
+  const port = await freePort();
+  return startProcess({
+    name,
+    script: REFERENCE,
+    nodeArgs,
+    env: { ...env, PORT: String(port), DATABASE_URL: url, DB_POOL_SIZE: String(settings.poolSize), ...extraEnv },
+    port,
+    logFile,
+  });
+}
+
+/**
  * The service (and its profile) and, unless soaking or told not to, the reference, on the same
  * database; the context every job receives.
  * @param {Dist} dist
@@ -231,13 +251,9 @@ export async function startTargets(dist, env, settings, database, profiling, out
   /** @type {import('./processes.mjs').Target | undefined} */
   let reference;
   if (settings.reference && !settings.soak) {
-    const port = await freePort();
-    const started = startProcess({
+    const started = await startReference(env, settings, url, {
       name: 'reference',
-      script: REFERENCE,
       nodeArgs: profileArgs('reference'),
-      env: { ...env, PORT: String(port), DATABASE_URL: url, DB_POOL_SIZE: String(settings.poolSize) },
-      port,
       logFile: join(outDir, 'reference.log'),
     });
     cleanups.unshift(() => started.stop());
