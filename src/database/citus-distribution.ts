@@ -5,7 +5,8 @@ export const DISTRIBUTION_COLUMN = 'tenant_id';
 
 /**
  * In the order Citus needs: a table's foreign key may only point at a table already distributed and
- * co-located with it, so the results follow the requests they reference, the notifications their subscriptions. The first is the group's anchor.
+ * co-located with it, so the results follow the requests they reference, the notifications their
+ * subscriptions. The first is the group's anchor.
  */
 export const DISTRIBUTED_TABLES = [
   'threat_assessment_requests',
