@@ -105,7 +105,10 @@ export async function measureOutbox(ctx, env, outDir, log) {
     await withClient(url, async (client) => {
       if (settings.warmup > 0) {
         await warmUp(target, token, settings, scenario.requests(ctx));
-        if (references) await warmUp(references['reference-without-outbox'], token, settings, scenario.requests(ctx));
+        // Both references: the outbox scenario may run alone, before any other warmed the shared one.
+        for (const reference of Object.values(references ?? {})) {
+          await warmUp(reference, token, settings, scenario.requests(ctx));
+        }
       }
       for (let round = 1; round <= settings.rounds; round++) {
         /** @type {Record<string, import('./scenarios.mjs').Run>} */

@@ -68,7 +68,8 @@ const pool = new pg.Pool({
 // complete a pending parent, record notifications; what is measured is everything around it. With
 // REFERENCE_OUTBOX=off, without the notifications' CTEs: the outbox scenario's baseline.
 const WITHOUT_OUTBOX = env.REFERENCE_OUTBOX === 'off';
-const ADD_RESULT_SQL = WITHOUT_OUTBOX ? withoutNotifications(addResultSql(false, false)) : addResultSql(false, false);
+const SERVICE_ADD_RESULT_SQL = addResultSql(false, false);
+const ADD_RESULT_SQL = WITHOUT_OUTBOX ? withoutNotifications(SERVICE_ADD_RESULT_SQL) : SERVICE_ADD_RESULT_SQL;
 
 /**
  * @template {import('pg').QueryResultRow} T

@@ -18,6 +18,8 @@ class MemoryOutbox {
   readonly queues = new Map<string, string[]>();
   readonly leases = new Map<string, string>();
   candidateCalls = 0;
+  /** From the next search for due work on, every statement fails, as with the database gone. */
+  failing = false;
 
   constructor(subscriptions: number, perSubscription: number) {
     for (let s = 0; s < subscriptions; s++) {
@@ -33,6 +35,7 @@ class MemoryOutbox {
       candidates: async (limit) => {
         await roundTrip();
         this.candidateCalls++;
+        if (this.failing) throw new Error('connection refused');
         return [...this.queues]
           .filter(([id, queue]) => queue.length > 0 && !this.leases.has(id))
           .slice(0, limit)
@@ -205,6 +208,22 @@ describe('DeliveryWorker', () => {
     expect(client.mostInFlight).toBeLessThanOrEqual(MAX_SUBSCRIPTIONS_IN_PROGRESS);
     expect(client.concurrentPostsForOneSubscription).toBe(0);
     await until(() => outbox.leases.size === 0, 'every lease released');
+  });
+
+  it('does not chain claims while the database fails: the next try waits for the poll', async () => {
+    const outbox = new MemoryOutbox(MAX_SUBSCRIPTIONS_IN_PROGRESS * 2, 1);
+    const client = new RecordingClient(20);
+    startWorker(outbox, client);
+    // The first claim fills every place and leaves due subscriptions behind (a backlog); then the database goes.
+    await until(() => client.inFlight > 0, 'the first POSTs sent');
+    outbox.failing = true;
+    await until(() => outbox.undelivered === MAX_SUBSCRIPTIONS_IN_PROGRESS, 'the first claim worked through');
+    await until(() => outbox.leases.size === 0, 'every lease released');
+    const calls = outbox.candidateCalls;
+    await sleep(200);
+    // The first freed place tries once and fails; that failure starts no other claim.
+    expect(outbox.candidateCalls - calls).toBe(0);
+    expect(outbox.candidateCalls).toBeLessThanOrEqual(3);
   });
 
   it('delivers each queue in order, one POST at a time, across two instances', async () => {

@@ -157,6 +157,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     if (free <= 0) return;
     // Held ones may show (a lease that expired while worked): asked for as many more.
     const asked = free + this.working.size;
+    // Cleared first: a claim that fails (the database is gone) must not chain into the next one.
+    this.backlog = false;
     const candidates = await this.store.candidates(asked);
     let claimed = 0;
     let unclaimed = false;
