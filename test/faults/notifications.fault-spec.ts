@@ -103,6 +103,24 @@ describe('notification delivery under faults', () => {
     return rows;
   }
 
+  /**
+   * The outbox once `settled` holds, or as it is after `timeoutMs`: the worker records an attempt's
+   * outcome after the receiver has answered, so a test that saw the POST arrive must wait for it.
+   */
+  async function outboxWhen(
+    tenant: Tenant,
+    settled: (rows: Awaited<ReturnType<typeof outbox>>) => boolean,
+    timeoutMs = 5000,
+  ) {
+    const started = performance.now();
+    let rows = await outbox(tenant);
+    while (!settled(rows) && performance.now() - started < timeoutMs) {
+      await sleep(25);
+      rows = await outbox(tenant);
+    }
+    return rows;
+  }
+
   it('delivers everything committed before every instance was killed -9, within the lease + 5 s, in order', async () => {
     const tenant = await newTenant();
     // A slow receiver: the instance is mid-delivery, holding the lease, when it dies.
@@ -232,13 +250,13 @@ describe('notification delivery under faults', () => {
     await subscribe(tenant, '/hooks/failing');
     const [id] = await createRequests(service, tenant, 1);
     await receiver.waitUntil(() => receiver.requests.length >= 2, 10_000);
-    expect(await outbox(tenant)).toEqual([{ attempts: 2, last_error: 'status 500' }]);
+    const afterSecond = await outboxWhen(tenant, (rows) => rows[0]?.attempts === 2);
+    expect(afterSecond).toEqual([{ attempts: 2, last_error: 'status 500' }]);
     await receiver.waitUntil(() => receiver.requests.length >= 3, 10_000);
     const ids = receiver.notifications().map((n) => n.notification.id);
     expect(new Set(ids).size).toBe(1);
     expect(deliveredRequests('/hooks/failing')).toEqual([id]);
-    await sleep(300);
-    expect(await outbox(tenant)).toEqual([]);
+    expect(await outboxWhen(tenant, (rows) => rows.length === 0)).toEqual([]);
   });
 
   it('gives up a first attempt that gets no answer after 3 s, closes the connection, and retries with 10 s', async () => {
