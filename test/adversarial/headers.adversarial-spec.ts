@@ -1,13 +1,16 @@
 import fc from 'fast-check';
-import { beforeAll, describe, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type * as LingeringClose from '../../src/common/http/lingering-close.js';
 import { createFixture, type Fixture, RESULT_BODY } from './support/api.js';
-import { PUBLIC_BASE_URL, requestsPath } from './support/constants.js';
+import { fromDist, PUBLIC_BASE_URL, REQUEST_BODY_LIMIT, requestsPath, STALL_BOUND_MS } from './support/constants.js';
 import { describeAnswer, expectAnswer } from './support/envelope.js';
 import { SAMPLE_REQUESTS } from './support/inputs.js';
 import { holds } from './support/properties.js';
-import type { RawAnswer, RawRequest } from './support/raw-client.js';
+import { type RawAnswer, type RawRequest, writeThrough } from './support/raw-client.js';
 import { classOfInputs } from './support/suite.js';
 import { newTenant, type Tenant } from './support/tokens.js';
+
+const { LINGER_MS } = await fromDist<typeof LingeringClose>('common/http/lingering-close.js');
 
 interface Case {
   request: RawRequest;
@@ -469,4 +472,31 @@ describe('(e) headers and framing: the envelope at the transport too', () => {
       );
     },
   );
+
+  it('a client that writes on after an early refusal meets no reset while it writes; the server closes after its linger', async () => {
+    const body = Buffer.alloc(REQUEST_BODY_LIMIT, ' ');
+    const framing = [
+      `host: 127.0.0.1:${client.port}`,
+      'content-type: application/json',
+      `content-length: ${body.length}`,
+    ];
+    const heads = {
+      '401, no token': [`POST ${create()} HTTP/1.1`, ...framing],
+      '431, headers over the limit': [`POST ${create()} HTTP/1.1`, `x-filler: ${'a'.repeat(20 * 1024)}`, ...framing],
+    };
+    const observed: Record<string, unknown>[] = [];
+    for (const [name, lines] of Object.entries(heads)) {
+      const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+      const seen = await writeThrough(client.port, head, body, LINGER_MS + 1000);
+      observed.push({ name, ...seen, finMs: seen.finMs && Math.round(seen.finMs) });
+      expect(seen.status, name).toBe(Number(name.slice(0, 3)));
+      // The whole 8 MiB went out without a reset: the server read and discarded it after answering.
+      expect(seen.writeError, name).toBeUndefined();
+      expect(seen.bodyBytesWritten, name).toBe(body.length);
+      expect(seen.finMs, name).toBeLessThan(STALL_BOUND_MS);
+      // The linger is bounded: a second past it, the connection is gone.
+      expect(['EPIPE', 'ECONNRESET'], name).toContain(seen.probeError);
+    }
+    figures.data.extra.lingeringClose = observed;
+  });
 });

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorDetail } from './domain-error.js';
+import { lingerAfterResponse } from '../http/lingering-close.js';
 
 /** Graph's error codes, as clients switch on them. */
 export type GraphErrorCode =
@@ -44,7 +45,10 @@ export function sendGraphError(request: FastifyRequest, reply: FastifyReply, err
     },
   };
   // Refused before its body was read (a 401, a miss, a limit): the rest is not worth reading.
-  if (!request.raw.complete) void reply.header('connection', 'close');
+  if (!request.raw.complete) {
+    void reply.header('connection', 'close');
+    lingerAfterResponse(request.raw.socket);
+  }
   void reply
     .status(error.status)
     .headers(error.headers ?? {})

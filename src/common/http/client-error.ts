@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { closeLingering, isLingering } from './lingering-close.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
 /**
@@ -9,6 +10,8 @@ import { SECURITY_HEADERS } from './security-headers.js';
  * not Node's text.
  */
 export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  // Node's parser reports its error again for every chunk that arrives after it.
+  if (isLingering(socket)) return;
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -18,7 +21,8 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     tooLarge ? 'The request headers are too large.' : 'The request line or headers are malformed.',
   );
   const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-  socket.end(
+  closeLingering(
+    socket,
     `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n${lines.join('')}\r\n${body}`,
   );
 }
@@ -30,7 +34,7 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
 export function connectRefused(_request: IncomingMessage, socket: Socket): void {
   const { headers, body } = graphError('CONNECT is not allowed: this service is not a proxy.', 'notAllowed');
   const lines = Object.entries({ ...headers, allow: 'DELETE, GET, HEAD, POST' }).map(([n, v]) => `${n}: ${v}\r\n`);
-  socket.end(`HTTP/1.1 405 Method Not Allowed\r\n${lines.join('')}\r\n${body}`);
+  closeLingering(socket, `HTTP/1.1 405 Method Not Allowed\r\n${lines.join('')}\r\n${body}`);
 }
 
 /**

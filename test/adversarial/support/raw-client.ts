@@ -296,3 +296,69 @@ function decodeChunked(data: Buffer): Buffer {
   }
   return Buffer.concat(parts);
 }
+
+export interface WriteThrough {
+  /** The status line read while the body was going out (0: none). */
+  status: number;
+  /** Body bytes handed to the socket before it failed, or all of them. */
+  bodyBytesWritten: number;
+  /** The first write error while the body went out (a reset: the server closed with bytes unread). */
+  writeError?: string;
+  /** ms from the head to the server's FIN. */
+  finMs?: number;
+  /** What a write `probeAfterMs` after the head met: the server must have closed by then. */
+  probeError?: string;
+}
+
+/**
+ * A client that ignores an early refusal and writes its whole body as fast as the socket takes it,
+ * its side left open (half-open) after the server's FIN; then, `probeAfterMs` after the head, a byte
+ * or two more, which only a server that has closed answers with a reset.
+ */
+export function writeThrough(port: number, head: Buffer, body: Buffer, probeAfterMs: number): Promise<WriteThrough> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    const parser = new ResponseParser(false);
+    const result: WriteThrough = { status: 0, bodyBytesWritten: 0 };
+    let started = 0;
+    let probing = false;
+    socket.on('data', (chunk: Buffer) => parser.push(chunk));
+    socket.on('end', () => (result.finMs ??= performance.now() - started));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (probing) result.probeError ??= error.code ?? error.message;
+      else result.writeError ??= error.code ?? error.message;
+    });
+    const drained = () =>
+      new Promise<void>((resume) => {
+        const go = () => {
+          socket.off('drain', go);
+          socket.off('close', go);
+          resume();
+        };
+        socket.on('drain', go);
+        socket.on('close', go);
+      });
+    socket.once('connect', () => {
+      started = performance.now();
+      socket.write(head);
+      void (async () => {
+        for (let at = 0; at < body.length && !socket.destroyed; at += 64 * 1024) {
+          const chunk = body.subarray(at, at + 64 * 1024);
+          if (!socket.write(chunk)) await drained();
+          if (!socket.destroyed) result.bodyBytesWritten += chunk.length;
+        }
+        if (socket.writableLength > 0) await drained();
+        await sleep(Math.max(0, probeAfterMs - (performance.now() - started)));
+        probing = true;
+        // The first byte draws the closed peer's reset, the second meets it.
+        for (let probe = 0; probe < 2 && !socket.destroyed; probe += 1) {
+          socket.write('x');
+          await sleep(100);
+        }
+        socket.destroy();
+        result.status = parser.status;
+        resolve(result);
+      })();
+    });
+  });
+}
