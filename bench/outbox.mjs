@@ -1,7 +1,9 @@
-// The outbox's cost on add-result: the same service measured with the benched tenant holding no
-// subscription, one on the requests collection, and one on the results of every parent posted to; and,
-// with no subscription, the reference running the statement with and without its notification CTEs.
+// The outbox's cost on add-result: the same service measured with no outbox at all (its statement less
+// the notification CTEs), and with the benched tenant holding no subscription, one on the requests
+// collection, and one on the results of every parent posted to; and, with no subscription, the
+// reference running the statement with and without its notification CTEs.
 import { join } from 'node:path';
+import { URL, fileURLToPath } from 'node:url';
 import { withClient } from './database.mjs';
 import { measuredRun, pairedRatios, runFigures, warmUp } from './measure.mjs';
 import { summarizeRuns } from './report.mjs';
@@ -15,7 +17,11 @@ import { startReference, startService } from './setup.mjs';
  *   checks: import('./report.mjs').Check[] }} OutboxReport
  */
 
+/** `node --import` for the baseline: the service with add-result's notification CTEs patched out as it loads. */
+const WITHOUT_OUTBOX = ['--import', fileURLToPath(new URL('./without-outbox.mjs', import.meta.url))];
+
 const STATES = [
+  { name: 'without-outbox', title: "no outbox: the same service, add-result's statement less its notification CTEs" },
   { name: 'none', title: 'no subscription in the tenant' },
   {
     name: 'collection',
@@ -64,8 +70,8 @@ async function subscribe(client, tenantId, state, parents) {
 }
 
 /**
- * Rounds rotate the order of the states; ratios to "none" are paired within a round. The service runs
- * with delivery off, so that only the recording is measured; the rows a run records are counted and
+ * Rounds rotate the order of the states; ratios to "without-outbox" are paired within a round. Both
+ * services run with delivery off, so that only the recording is measured; the rows a run records are counted and
  * deleted after it, as delivery would.
  * @param {import('./setup.mjs').Context} ctx
  * @param {NodeJS.ProcessEnv} env
@@ -81,6 +87,11 @@ export async function measureOutbox(ctx, env, outDir, log) {
     name: 'outbox',
     logFile: join(outDir, 'outbox.log'),
   });
+  const baseline = await startService(env, settings, url, {
+    name: 'without-outbox',
+    nodeArgs: WITHOUT_OUTBOX,
+    logFile: join(outDir, 'without-outbox.log'),
+  });
   const references = ctx.reference
     ? {
         reference: ctx.reference,
@@ -95,9 +106,19 @@ export async function measureOutbox(ctx, env, outDir, log) {
   /** @type {Record<string, import('./scenarios.mjs').Run>[]} */
   const rounds = [];
   /** @type {Record<string, number>} */
-  const recorded = { none: 0, collection: 0, results: 0, reference: 0, 'reference-without-outbox': 0 };
+  const recorded = {
+    'without-outbox': 0,
+    none: 0,
+    collection: 0,
+    results: 0,
+    reference: 0,
+    'reference-without-outbox': 0,
+  };
+  /** @type {Record<string, import('./processes.mjs').Target>} */
+  const runners = { ...references, 'without-outbox': baseline };
   try {
     await target.ready();
+    await baseline.ready();
     await references?.['reference-without-outbox'].ready();
     log(
       `Outbox cost on add-result (${[...STATES, ...referenceStates].map((s) => s.name).join(', ')}; delivery off): ${settings.rounds} rounds…`,
@@ -105,6 +126,7 @@ export async function measureOutbox(ctx, env, outDir, log) {
     await withClient(url, async (client) => {
       if (settings.warmup > 0) {
         await warmUp(target, token, settings, scenario.requests(ctx));
+        await warmUp(baseline, token, settings, scenario.requests(ctx));
         // Both references: the outbox scenario may run alone, before any other warmed the shared one.
         for (const reference of Object.values(references ?? {})) {
           await warmUp(reference, token, settings, scenario.requests(ctx));
@@ -119,7 +141,7 @@ export async function measureOutbox(ctx, env, outDir, log) {
           return [...list.slice(shift), ...list.slice(0, shift)];
         };
         for (const state of [...rotated(STATES), ...rotated(referenceStates)]) {
-          const runner = references?.[/** @type {keyof typeof references} */ (state.name)] ?? target;
+          const runner = runners[state.name] ?? target;
           await subscribe(client, tenantId, runner === target ? state.name : 'none', parents);
           const run = await measuredRun(runner, token, settings, scenario.requests(ctx));
           const { rows } = await client.query(
@@ -136,6 +158,7 @@ export async function measureOutbox(ctx, env, outDir, log) {
     });
   } finally {
     await target.stop();
+    await baseline.stop();
     await references?.['reference-without-outbox'].stop();
   }
   /**
@@ -148,7 +171,9 @@ export async function measureOutbox(ctx, env, outDir, log) {
     const ratio = baseline ? pairedRatios(rounds, state.name, baseline) : undefined;
     return { ...summary, name: state.name, title: state.title, recorded: recorded[state.name], ratio };
   };
-  const states = STATES.map((state) => summarized(state, state.name === 'none' ? undefined : 'none'));
+  const states = STATES.map((state) =>
+    summarized(state, state.name === 'without-outbox' ? undefined : 'without-outbox'),
+  );
   const withoutOutbox = references
     ? {
         withOutbox: summarized(REFERENCE_STATES[0], 'reference-without-outbox'),
@@ -165,7 +190,11 @@ export async function measureOutbox(ctx, env, outDir, log) {
         what: 'no errors, no non-2xx',
         pass: s.errors === 0 && s.non2xx === 0,
       })),
-      { scenario: 'outbox:none', what: 'records nothing', pass: recorded.none === 0 },
+      {
+        scenario: 'outbox:none',
+        what: 'records nothing, nor does the service without outbox',
+        pass: recorded.none === 0 && recorded['without-outbox'] === 0,
+      },
       {
         scenario: 'outbox:results',
         // Requests still in flight when a run's clock stops are recorded but not counted: at most one per connection.

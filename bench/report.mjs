@@ -353,7 +353,7 @@ function latencyLine(l) {
 function outboxLines(outbox) {
   return [
     '',
-    "The outbox's cost on add-result (the same service, delivery off; ratios to no subscription, paired by round):",
+    "The outbox's cost on add-result (the same service, delivery off; ratios to the service without outbox, paired by round):",
     '',
     '| Benched tenant | req/s | p50 ms | p99 ms | req/s ratio | notifications recorded |',
     '|---|--:|--:|--:|--:|--:|',
