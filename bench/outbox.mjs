@@ -70,6 +70,22 @@ async function subscribe(client, tenantId, state, parents) {
 }
 
 /**
+ * Every run starts from the same state of the churned tables: the rows earlier runs inserted and deleted
+ * vacuumed away (as autovacuum keeps up with delivery's steady deletes, not with the bench's batch), and
+ * a fresh checkpoint, so that no state pays alone for the full-page writes of one that a checkpoint
+ * happens to fall in. A role that may not CHECKPOINT (pg_checkpoint) skips it.
+ * @param {import('pg').Client} client
+ */
+async function settle(client) {
+  await client.query('VACUUM (ANALYZE) notifications, subscriptions');
+  try {
+    await client.query('CHECKPOINT');
+  } catch (error) {
+    if (/** @type {{ code?: string }} */ (error).code !== '42501') throw error;
+  }
+}
+
+/**
  * Rounds rotate the order of the states; ratios to "without-outbox" are paired within a round. Both
  * services run with delivery off, so that only the recording is measured; the rows a run records are counted and
  * deleted after it, as delivery would.
@@ -143,6 +159,7 @@ export async function measureOutbox(ctx, env, outDir, log) {
         for (const state of [...rotated(STATES), ...rotated(referenceStates)]) {
           const runner = runners[state.name] ?? target;
           await subscribe(client, tenantId, runner === target ? state.name : 'none', parents);
+          await settle(client);
           const run = await measuredRun(runner, token, settings, scenario.requests(ctx));
           const { rows } = await client.query(
             'WITH d AS (DELETE FROM notifications WHERE tenant_id = $1 RETURNING 1) SELECT count(*)::int AS n FROM d',
