@@ -87,8 +87,8 @@ async function settle(client) {
 
 /**
  * Rounds rotate the order of the states; ratios to "without-outbox" are paired within a round. Both
- * services run with delivery off, so that only the recording is measured; the rows a run records are counted and
- * deleted after it, as delivery would.
+ * services run with delivery off, so that only the recording is measured; the rows a run records are
+ * counted and deleted after it, as delivery would.
  * @param {import('./setup.mjs').Context} ctx
  * @param {NodeJS.ProcessEnv} env
  * @param {string} outDir
@@ -122,14 +122,7 @@ export async function measureOutbox(ctx, env, outDir, log) {
   /** @type {Record<string, import('./scenarios.mjs').Run>[]} */
   const rounds = [];
   /** @type {Record<string, number>} */
-  const recorded = {
-    'without-outbox': 0,
-    none: 0,
-    collection: 0,
-    results: 0,
-    reference: 0,
-    'reference-without-outbox': 0,
-  };
+  const recorded = Object.fromEntries([...STATES, ...REFERENCE_STATES].map((state) => [state.name, 0]));
   /** @type {Record<string, import('./processes.mjs').Target>} */
   const runners = { ...references, 'without-outbox': baseline };
   try {

@@ -483,6 +483,7 @@ describe('(e) headers and framing: the envelope at the transport too', () => {
     const heads = {
       '401, no token': [`POST ${create()} HTTP/1.1`, ...framing],
       '431, headers over the limit': [`POST ${create()} HTTP/1.1`, `x-filler: ${'a'.repeat(20 * 1024)}`, ...framing],
+      '405, CONNECT': [`CONNECT 127.0.0.1:443 HTTP/1.1`, ...framing],
     };
     const observed: Record<string, unknown>[] = [];
     for (const [name, lines] of Object.entries(heads)) {

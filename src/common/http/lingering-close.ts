@@ -20,8 +20,7 @@ export function closeLingering(socket: Socket, data?: string): void {
   socket.once('end', close);
   socket.once('close', () => clearTimeout(timer));
   socket.resume();
-  if (data === undefined) socket.end();
-  else socket.end(data);
+  socket.end(data ?? '');
 }
 
 /**

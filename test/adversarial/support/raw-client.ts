@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -139,7 +139,7 @@ export function sendRaw(port: number, request: RawRequest): Promise<RawAnswer> {
         for (let at = 0; at < data.length && !done && sentAtHead < 0; at += step) {
           const chunk = data.subarray(at, at + step);
           written += chunk.length;
-          if (!socket.write(chunk)) await drained();
+          if (!socket.write(chunk)) await drained(socket);
           // An early answer is read before the next write can meet a reset and lose it.
           await (delayMs ? sleep(delayMs) : new Promise<void>((next) => setImmediate(next)));
         }
@@ -154,16 +154,19 @@ export function sendRaw(port: number, request: RawRequest): Promise<RawAnswer> {
         await write(body.subarray(0, limit), request.chunkBytes ?? 64 * 1024, request.chunkDelayMs);
       })().catch(() => undefined);
     });
-    const drained = () =>
-      new Promise<void>((resume) => {
-        const go = () => {
-          socket.off('drain', go);
-          socket.off('close', go);
-          resume();
-        };
-        socket.on('drain', go);
-        socket.on('close', go);
-      });
+  });
+}
+
+/** Resolves once `socket` can take more writes, or has closed. */
+function drained(socket: Socket): Promise<void> {
+  return new Promise<void>((resume) => {
+    const go = () => {
+      socket.off('drain', go);
+      socket.off('close', go);
+      resume();
+    };
+    socket.on('drain', go);
+    socket.on('close', go);
   });
 }
 
@@ -328,26 +331,16 @@ export function writeThrough(port: number, head: Buffer, body: Buffer, probeAfte
       if (probing) result.probeError ??= error.code ?? error.message;
       else result.writeError ??= error.code ?? error.message;
     });
-    const drained = () =>
-      new Promise<void>((resume) => {
-        const go = () => {
-          socket.off('drain', go);
-          socket.off('close', go);
-          resume();
-        };
-        socket.on('drain', go);
-        socket.on('close', go);
-      });
     socket.once('connect', () => {
       started = performance.now();
       socket.write(head);
       void (async () => {
         for (let at = 0; at < body.length && !socket.destroyed; at += 64 * 1024) {
           const chunk = body.subarray(at, at + 64 * 1024);
-          if (!socket.write(chunk)) await drained();
+          if (!socket.write(chunk)) await drained(socket);
           if (!socket.destroyed) result.bodyBytesWritten += chunk.length;
         }
-        if (socket.writableLength > 0) await drained();
+        if (socket.writableLength > 0) await drained(socket);
         await sleep(Math.max(0, probeAfterMs - (performance.now() - started)));
         probing = true;
         // The first byte draws the closed peer's reset, the second meets it.
