@@ -1,7 +1,12 @@
 import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from './logger.js';
+import { BUFFER_BYTES, bufferedStdout, createLogger, FLUSH_INTERVAL_MS } from './logger.js';
 import { formatLine } from './readable-log.js';
 
 function capture(settings: Partial<Parameters<typeof createLogger>[0]> = {}) {
@@ -90,6 +95,53 @@ describe('createLogger', () => {
       expect.objectContaining({ message: 'inside', traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) }),
       expect.not.objectContaining({ traceId: expect.anything() }),
     ]);
+  });
+});
+
+describe('bufferedStdout (production)', () => {
+  /** The messages in the file so far. */
+  const messages = (file: string) =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { message: string }).message);
+
+  async function until(done: () => boolean, timeoutMs: number): Promise<void> {
+    const started = performance.now();
+    while (!done()) {
+      if (performance.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
+      await sleep(10);
+    }
+  }
+
+  it('holds info lines back, writes at once after a warning, when the buffer fills and within a second otherwise', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'buffered-log-'));
+    const file = join(dir, 'out.log');
+    const fd = openSync(file, 'w');
+    // end() closes the descriptor.
+    const out = bufferedStdout(fd) as ReturnType<typeof pino.destination>;
+    try {
+      const log = createLogger({ production: true, logLevel: 'info', tracing: undefined }, out);
+      log.info('held');
+      await sleep(100);
+      expect(messages(file)).toEqual([]);
+
+      log.child({ context: 'Database' }).warn('urgent');
+      await until(() => messages(file).length === 2, 300);
+      expect(messages(file)).toEqual(['held', 'urgent']);
+
+      const filler = 'x'.repeat(200);
+      const lines = Math.ceil(BUFFER_BYTES / filler.length) + 1;
+      for (let i = 0; i < lines; i++) log.info(filler);
+      await until(() => messages(file).length >= 2 + lines - 1, 300);
+
+      log.info('quiet');
+      await until(() => messages(file).at(-1) === 'quiet', FLUSH_INTERVAL_MS * 3);
+    } finally {
+      out.end();
+      await new Promise((resolve) => out.once('close', resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

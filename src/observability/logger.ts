@@ -24,14 +24,15 @@ export const REDACTED_PATHS = [
 /**
  * The process's one logger: Nest's messages, the request lines and OpenTelemetry's warnings all go
  * through it, with the same fields (`level`, `timestamp`, `pid`, `context`, `message`). Production:
- * JSON lines through an asynchronous stdout writer: a synchronous write per line cost a system call per
- * request on the hot path (profiled), and lines written while one write is in flight go out together
- * with the next; pino flushes it at exit. Elsewhere: readable lines (see {@link readableLog}).
+ * JSON lines through {@link bufferedStdout}. Elsewhere: readable lines (see {@link readableLog}). A
+ * destination that buffers (has `flush`) is flushed after every warning or worse, so that a line
+ * that may precede a crash is not held back.
  */
 export function createLogger(
   settings: Pick<AppConfig, 'production' | 'logLevel' | 'tracing'>,
-  destination: DestinationStream = settings.production ? pino.destination({ fd: 1, sync: false }) : readableLog(),
+  destination: DestinationStream | Buffered = settings.production ? bufferedStdout() : readableLog(),
 ): Logger {
+  const buffered = 'flush' in destination ? destination : undefined;
   return pino(
     {
       level: settings.logLevel,
@@ -43,9 +44,48 @@ export function createLogger(
       redact: { paths: REDACTED_PATHS, censor: '[Redacted]' },
       // Only when tracing is on: with it off there is no span to name, and no call per line to find none.
       ...(settings.tracing ? { mixin: activeTrace } : {}),
+      ...(buffered
+        ? {
+            hooks: {
+              logMethod(args, method, level) {
+                method.apply(this, args);
+                if (level >= URGENT_LEVEL) flushNow(buffered);
+              },
+            },
+          }
+        : {}),
     },
     destination,
   );
+}
+
+/** pino's `warn`: from it up, a line is written at once. */
+const URGENT_LEVEL = 40;
+/** Request lines gather up to this many bytes before a write. */
+export const BUFFER_BYTES = 8 * 1024;
+/** The longest a line waits in the buffer of a quiet process. */
+export const FLUSH_INTERVAL_MS = 1000;
+
+/**
+ * stdout (or `fd`), asynchronous and buffered: a system call per 8 KiB of lines rather than one per
+ * request line whenever the previous write is done (at a fixed 1,500 add-results/s, medians of six 8 s
+ * runs: 253 against 283 µs of CPU per request). Written when the buffer fills, every second, after a
+ * warning or worse, and at exit (pino flushes its destinations then). A SIGKILL loses at most the last
+ * second of info lines.
+ */
+export function bufferedStdout(fd = 1): Buffered {
+  return pino.destination({ fd, sync: false, minLength: BUFFER_BYTES, periodicFlush: FLUSH_INTERVAL_MS });
+}
+
+/** A destination that holds lines back until `flush` (a SonicBoom with a `minLength`). */
+export interface Buffered extends DestinationStream {
+  flush(): void;
+  /** Set once it is closed: flushing then throws. */
+  destroyed?: boolean;
+}
+
+function flushNow(out: Buffered): void {
+  if (!out.destroyed) out.flush();
 }
 
 /**
