@@ -7,7 +7,7 @@ import process from 'node:process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addResultSql } from '#dist/threat-assessment/persistence/results.store.js';
-import { withoutNotifications } from './add-result-statement.mjs';
+import { withoutNotifications } from './without-notifications.mjs';
 import { withClient } from './database.mjs';
 
 /**

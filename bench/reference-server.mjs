@@ -32,7 +32,7 @@ import { REQUESTS_PATH, resultsPageScope } from '#dist/threat-assessment/threat-
 import { RESULT_ODATA_TYPE, THREAT_ASSESSMENT_RESULT_TYPES } from '#dist/threat-assessment/threat-assessment.enums.js';
 import { RESULTS_FILTER } from '#dist/threat-assessment/threat-assessment.filters.js';
 import { toThreatAssessmentResultDto } from '#dist/threat-assessment/threat-assessment.mapper.js';
-import { withoutNotifications } from './add-result-statement.mjs';
+import { withoutNotifications } from './without-notifications.mjs';
 import { registerRequestRoutes } from './reference-requests.mjs';
 
 /**
@@ -389,7 +389,7 @@ async function addResult(request, reply) {
       resultType,
       message,
       // The traceparent, which only the notifications' CTEs use.
-      ...(WITHOUT_OUTBOX ? [] : [null]),
+      null,
     ]));
   } catch (error) {
     if (/** @type {{ code?: string }} */ (error).code === '23503') throw notFound(requestId);

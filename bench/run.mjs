@@ -2,7 +2,7 @@
 // measure or soak, report) and cleans up whatever it started.
 import { randomBytes } from 'node:crypto';
 import console from 'node:console';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import process from 'node:process';
@@ -52,6 +52,10 @@ loopback, alternately, and writes a report, a chart and a README snippet to benc
   --cpu-prof          run the service and the reference under node --cpu-prof: CPU per request by area
                       (validation, serialization, ORM, pg, logging…) side by side, flame graphs
   --no-reference      service only
+  --against DIR       in the reference's place, the build of another checkout (DIR/dist/main.js, built
+                      there, e.g. git worktree add DIR <commit> && cd DIR && npm ci && npm run build),
+                      started exactly as the service is, on this build's schema: ratios are this build's
+                      over that one's, paired by round
   --no-pgbench        skip pgbench
   --no-cold-start     skip the cold-start measurement
   --service-node-options OPTS   NODE_OPTIONS for the service (default: the image's, from the Dockerfile's ENV;
@@ -77,6 +81,7 @@ function options() {
       soak: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'no-reference': { type: 'boolean', default: false },
+      against: { type: 'string' },
       'no-pgbench': { type: 'boolean', default: false },
       'no-cold-start': { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench-results' },
@@ -113,6 +118,7 @@ function options() {
     soak: values.soak === undefined ? undefined : int('soak', 10),
     cpuProf: values['cpu-prof'],
     reference: !values['no-reference'],
+    against: values.against === undefined ? undefined : resolve(values.against),
     pgbench: !values['no-pgbench'],
     coldStart: !values['no-cold-start'],
     out: values.out,
@@ -123,6 +129,10 @@ function options() {
     notificationRate: int('notification-rate', 1),
   };
   if (!(settings.share > 0 && settings.share <= 1)) throw new Error('--share must be in (0, 1]');
+  if (settings.against && !existsSync(join(settings.against, 'dist/main.js')))
+    throw new Error(`--against: no build at ${join(settings.against, 'dist/main.js')} (npm ci && npm run build there)`);
+  if (settings.against && !settings.reference)
+    throw new Error("--against takes the reference's place: not with --no-reference");
   const unknown = settings.scenarios?.filter((name) => !SERVICE_RUNS.includes(name) && !SCENARIO_NAMES.includes(name));
   if (unknown?.length) throw new Error(`--scenarios: unknown ${unknown.join(', ')}`);
   return settings;

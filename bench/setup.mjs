@@ -24,6 +24,7 @@ import { freePort, memorySampler, rssMb, startProcess } from './processes.mjs';
  * @property {number | undefined} soak seconds of soak instead of the measurements
  * @property {boolean} cpuProf
  * @property {boolean} reference
+ * @property {string | undefined} against another checkout whose build takes the reference's place
  * @property {boolean} pgbench
  * @property {boolean} coldStart
  * @property {string} out
@@ -182,13 +183,13 @@ export async function prepareDatabase(dist, settings, clusterDir, report, cleanu
  * @param {NodeJS.ProcessEnv} env
  * @param {Settings} settings
  * @param {string} url
- * @param {{ name: string, logFile: string, nodeArgs?: string[], extraEnv?: NodeJS.ProcessEnv }} options
+ * @param {{ name: string, logFile: string, nodeArgs?: string[], extraEnv?: NodeJS.ProcessEnv, script?: string }} options
  */
-export async function startService(env, settings, url, { name, logFile, nodeArgs = [], extraEnv = {} }) {
+export async function startService(env, settings, url, { name, logFile, nodeArgs = [], extraEnv = {}, script = MAIN }) {
   const port = await freePort();
   return startProcess({
     name,
-    script: MAIN,
+    script,
     nodeArgs: [...IMAGE_NODE_FLAGS, ...nodeArgs],
     env: {
       ...env,
@@ -251,11 +252,11 @@ export async function startTargets(dist, env, settings, database, profiling, out
   /** @type {import('./processes.mjs').Target | undefined} */
   let reference;
   if (settings.reference && !settings.soak) {
-    const started = await startReference(env, settings, url, {
-      name: 'reference',
-      nodeArgs: profileArgs('reference'),
-      logFile: join(outDir, 'reference.log'),
-    });
+    const options = { name: 'reference', nodeArgs: profileArgs('reference'), logFile: join(outDir, 'reference.log') };
+    // Another build, started exactly as this one is: a before/after of the same routes on the same data.
+    const started = settings.against
+      ? await startService(env, settings, url, { ...options, script: join(settings.against, 'dist/main.js') })
+      : await startReference(env, settings, url, options);
     cleanups.unshift(() => started.stop());
     await started.ready();
     reference = started;
