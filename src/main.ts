@@ -50,6 +50,8 @@ async function bootstrap(): Promise<void> {
   logger.log(`API:     ${origin}/v1.0/informationProtection/threatAssessmentRequests`);
   if (config.docsEnabled) logger.log(`Swagger: ${origin}/docs (OpenAPI: ${origin}/docs-json)`);
   logger.log(`Ready in ${Math.round(performance.now() - started)} ms`);
+  // The start-up lines go out now, not with the next 8 KiB of request lines or the next second.
+  logger.pino.flush();
   if (config.auth.mode === 'local') await printLocalToken();
 }
 
