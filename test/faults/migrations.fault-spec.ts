@@ -75,8 +75,7 @@ describe('migrations under the advisory lock', () => {
     services.push(...started);
     const waited = await Promise.all(started.map((service) => service.waitFor('/health/ready', 200, 60_000)));
     console.log(`migrations: ${INSTANCES} instances ready after ${waited.map((ms) => Math.round(ms)).join(', ')} ms`);
-    // Production buffers its lines and flushes them once ready: they may arrive just after the probe's answer.
-    await Promise.all(started.map((service) => linesUntilReady(service)));
+    await Promise.all(started.map((service) => service.waitForLine(/Ready in \d+ ms/)));
     for (const service of started) expect(service.problems(), service.name).toBe('(no errors or warnings logged)');
     const logged = started.flatMap((service) =>
       [...service.tail(400).matchAll(/Applied migrations: ([\w, ]+)/g)].flatMap((match) => match[1].split(', ')),
@@ -86,12 +85,3 @@ describe('migrations under the advisory lock', () => {
     expect(await recorded(url)).toEqual(names());
   });
 });
-
-async function linesUntilReady(service: RunningService, timeoutMs = 5000): Promise<void> {
-  const started = performance.now();
-  while (!/Ready in \d+ ms/.test(service.tail(400))) {
-    if (performance.now() - started > timeoutMs)
-      throw new Error(`${service.name} did not log "Ready in" within ${timeoutMs} ms:\n${service.tail()}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -28,6 +28,11 @@ export interface RunningService {
   readonly exited: Exit | undefined;
   /** Polls GET `path` until it answers `status`; resolves with the ms waited. */
   waitFor(path: string, status?: number, timeoutMs?: number): Promise<number>;
+  /**
+   * Waits until its output holds a line matching `pattern`. Production buffers its lines (flushed once
+   * ready, every second, after a warning): what it logged may arrive after a probe's answer.
+   */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<void>;
   kill(signal: NodeJS.Signals): void;
   /** SIGTERM, then SIGKILL if it has not exited after `timeoutMs`. Safe to call twice. */
   stop(timeoutMs?: number): Promise<Exit>;
@@ -107,6 +112,14 @@ export async function startService(name: string, env: Record<string, string | un
         await sleep(25);
       }
       throw new Error(`${name}: GET ${path} did not answer ${status} within ${timeoutMs} ms:\n${service.tail()}`);
+    },
+    async waitForLine(pattern, timeoutMs = 5000) {
+      const started = performance.now();
+      while (!recent.some((line) => pattern.test(line))) {
+        if (performance.now() - started > timeoutMs)
+          throw new Error(`${name}: no line matching ${pattern} within ${timeoutMs} ms:\n${service.tail()}`);
+        await sleep(20);
+      }
     },
     kill(signal) {
       if (!exited) child.kill(signal);
