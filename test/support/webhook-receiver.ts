@@ -48,6 +48,11 @@ export class WebhookReceiver {
   private readonly sockets = new Set<Socket>();
   /** When each request's body had arrived (performance.now()); beside the record, which stays as sent. */
   private readonly arrivals = new WeakMap<ReceivedRequest, number>();
+  /**
+   * Each body's notifications, parsed once on arrival: tests poll `notifications()` while the receiver
+   * answers on the same event loop, and re-parsing thousands of bodies per poll would slow its answers.
+   */
+  private readonly parsed = new WeakMap<ReceivedRequest, ReceivedNotification['notification'][]>();
 
   private constructor(private readonly server: Server) {
     server.on('connection', (socket: Socket) => {
@@ -65,7 +70,9 @@ export class WebhookReceiver {
         const headerNames = req.rawHeaders.filter((_, i) => i % 2 === 0);
         const socket = req.socket as Partial<TLSSocket>;
         const body = Buffer.concat(chunks).toString('utf8');
-        const subscriptionId = subscriptionOf(body);
+        const notifications = notificationsOf(body);
+        const subscriptionId =
+          typeof notifications[0]?.subscriptionId === 'string' ? notifications[0].subscriptionId : undefined;
         const received: ReceivedRequest = {
           method: req.method ?? '',
           url: req.url ?? '',
@@ -75,6 +82,7 @@ export class WebhookReceiver {
           servername: socket.encrypted ? (socket.servername ?? false) : undefined,
         };
         this.arrivals.set(received, performance.now());
+        this.parsed.set(received, notifications);
         if (subscriptionId) {
           const held = (this.inFlightBySubscription.get(subscriptionId) ?? 0) + 1;
           this.inFlightBySubscription.set(subscriptionId, held);
@@ -114,11 +122,14 @@ export class WebhookReceiver {
     return this.arrivals.get(request)!;
   }
 
-  /** Every notification received so far, in arrival order (POST order, then order within the POST). */
+  /**
+   * Every notification received so far, in arrival order (POST order, then order within the POST).
+   * The notification objects are shared between calls: read them, do not change them.
+   */
   notifications(filter: (n: ReceivedNotification) => boolean = () => true): ReceivedNotification[] {
     return this.requests
       .flatMap((request, post) =>
-        notificationsOf(request.body).map((notification) => ({ notification, request, post })),
+        (this.parsed.get(request) ?? []).map((notification) => ({ notification, request, post })),
       )
       .filter(filter);
   }
@@ -155,9 +166,4 @@ function notificationsOf(body: string): ReceivedNotification['notification'][] {
   } catch {
     return [];
   }
-}
-
-function subscriptionOf(body: string): string | undefined {
-  const [first] = notificationsOf(body);
-  return typeof first?.subscriptionId === 'string' ? first.subscriptionId : undefined;
 }

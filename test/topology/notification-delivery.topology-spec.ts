@@ -87,6 +87,20 @@ afterAll(async () => {
   }
 }, 90_000);
 
+/** What is left in the outbox per subscription, and what the instances logged: for a failure's message. */
+async function queueState(): Promise<string> {
+  const { rows } = await postgres.admin.query(
+    `SELECT s.id, s.lease_owner, round(extract(epoch FROM s.lease_until - now()))::int AS lease_left_s,
+        count(n.seq)::int AS queued, max(n.attempts) AS max_attempts,
+        round(extract(epoch FROM min(n.next_attempt_at) - now()))::int AS next_due_s,
+        string_agg(DISTINCT n.last_error, ', ') AS errors
+      FROM subscriptions s LEFT JOIN notifications n ON n.tenant_id = s.tenant_id AND n.subscription_id = s.id
+      GROUP BY s.id, s.lease_owner, s.lease_until`,
+  );
+  const logged = services.map((service) => `${service.name}:\n${service.problems()}`).join('\n');
+  return `outbox per subscription: ${JSON.stringify(rows)}\n${logged}`;
+}
+
 describe('three delivering instances behind HAProxy, one killed -9 under load', () => {
   it('delivers every notification, in order per subscription, never two POSTs of one subscription at once', async () => {
     const tenant: Tenant = await newTenant();
@@ -133,16 +147,22 @@ describe('three delivering instances behind HAProxy, one killed -9 under load', 
       }
       return ids;
     };
-    const missing = () =>
-      parents.reduce((n, p) => {
-        const delivered = new Set(deliveredOf(p));
-        return n + answered.get(p)!.filter((id) => !delivered.has(id)).length;
-      }, 0);
-    await receiver.waitUntil(
-      () => missing() === 0,
-      (LEASE_SECONDS + 20) * 1000,
-      () => `${missing()} missing`,
-    );
+    // One pass over what arrived: the receiver answers on this event loop while the test polls.
+    const missing = () => {
+      const delivered = new Set(
+        receiver.notifications().map((n) => (n.notification.resourceData as { id: string }).id),
+      );
+      return parents.reduce((n, p) => n + answered.get(p)!.filter((id) => !delivered.has(id)).length, 0);
+    };
+    await receiver
+      .waitUntil(
+        () => missing() === 0,
+        (LEASE_SECONDS + 20) * 1000,
+        () => `${missing()} missing`,
+      )
+      .catch(async (error: Error) => {
+        throw new Error(`${error.message}\n${await queueState()}`);
+      });
     const allDeliveredAfterLoadMs = Math.round(performance.now() - loadEndedAt);
     const notifications = receiver.notifications();
     const duplicates = notifications.length - new Set(notifications.map((n) => n.notification.id)).size;
