@@ -302,7 +302,8 @@ export function readmeSnippet(report) {
       ` (${report.database}), Node ${m.node}. Server, load generator and database share the machine` +
       ` (load average ${m.loadAvgStart[0].toFixed(1)} at the start, ${m.loadAvgEnd?.[0].toFixed(1)} at the end); ` +
       `${report.settings.connections} connections, median of ${report.settings.rounds} rounds of ${report.settings.duration} s, ` +
-      `${report.settings.against ? `this build and the build in ${report.settings.against} (the reference columns)` : 'service and reference'} ` +
+      `${report.settings.service ? `the build in ${report.settings.service}` : 'this build'}` +
+      `${report.settings.against ? ` and the build in ${report.settings.against} (the reference columns)` : ' and the reference'} ` +
       `measured alternately, the order swapped every round; ${report.seed.requests.toLocaleString('en')} requests and ` +
       `${report.seed.results.toLocaleString('en')} results seeded.`,
     '',

@@ -56,6 +56,8 @@ loopback, alternately, and writes a report, a chart and a README snippet to benc
                       there, e.g. git worktree add DIR <commit> && cd DIR && npm ci && npm run build),
                       started exactly as the service is, on this build's schema: ratios are this build's
                       over that one's, paired by round
+  --service DIR       in the service's place, the build of another checkout (as for --against), e.g. to
+                      compare two earlier builds; the schema and data are still this build's
   --no-pgbench        skip pgbench
   --no-cold-start     skip the cold-start measurement
   --service-node-options OPTS   NODE_OPTIONS for the service (default: the image's, from the Dockerfile's ENV;
@@ -82,6 +84,7 @@ function options() {
       'cpu-prof': { type: 'boolean', default: false },
       'no-reference': { type: 'boolean', default: false },
       against: { type: 'string' },
+      service: { type: 'string' },
       'no-pgbench': { type: 'boolean', default: false },
       'no-cold-start': { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench-results' },
@@ -119,6 +122,7 @@ function options() {
     cpuProf: values['cpu-prof'],
     reference: !values['no-reference'],
     against: values.against === undefined ? undefined : resolve(values.against),
+    service: values.service === undefined ? undefined : resolve(values.service),
     pgbench: !values['no-pgbench'],
     coldStart: !values['no-cold-start'],
     out: values.out,
@@ -129,8 +133,11 @@ function options() {
     notificationRate: int('notification-rate', 1),
   };
   if (!(settings.share > 0 && settings.share <= 1)) throw new Error('--share must be in (0, 1]');
-  if (settings.against && !existsSync(join(settings.against, 'dist/main.js')))
-    throw new Error(`--against: no build at ${join(settings.against, 'dist/main.js')} (npm ci && npm run build there)`);
+  for (const option of /** @type {const} */ (['against', 'service'])) {
+    const dir = settings[option];
+    if (dir && !existsSync(join(dir, 'dist/main.js')))
+      throw new Error(`--${option}: no build at ${join(dir, 'dist/main.js')} (npm ci && npm run build there)`);
+  }
   if (settings.against && !settings.reference)
     throw new Error("--against takes the reference's place: not with --no-reference");
   const unknown = settings.scenarios?.filter((name) => !SERVICE_RUNS.includes(name) && !SCENARIO_NAMES.includes(name));

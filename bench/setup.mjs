@@ -25,6 +25,7 @@ import { freePort, memorySampler, rssMb, startProcess } from './processes.mjs';
  * @property {boolean} cpuProf
  * @property {boolean} reference
  * @property {string | undefined} against another checkout whose build takes the reference's place
+ * @property {string | undefined} service another checkout whose build takes the service's place
  * @property {boolean} pgbench
  * @property {boolean} coldStart
  * @property {string} out
@@ -246,6 +247,7 @@ export async function startTargets(dist, env, settings, database, profiling, out
     name: 'service',
     nodeArgs: profileArgs('service'),
     logFile: join(outDir, 'service.log'),
+    ...(settings.service ? { script: join(settings.service, 'dist/main.js') } : {}),
   });
   cleanups.unshift(() => service.stop());
   await service.ready();
