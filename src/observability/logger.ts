@@ -73,8 +73,8 @@ export const FLUSH_INTERVAL_MS = 1000;
  * warning or worse, and at exit (pino flushes its destinations then). A SIGKILL loses at most the last
  * second of info lines.
  */
-export function bufferedStdout(fd = 1): Buffered {
-  return pino.destination({ fd, sync: false, minLength: BUFFER_BYTES, periodicFlush: FLUSH_INTERVAL_MS });
+export function bufferedStdout(fd = 1, flushIntervalMs = FLUSH_INTERVAL_MS): Buffered {
+  return pino.destination({ fd, sync: false, minLength: BUFFER_BYTES, periodicFlush: flushIntervalMs });
 }
 
 /** A destination that holds lines back until `flush` (a SonicBoom with a `minLength`). */
