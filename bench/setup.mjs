@@ -247,7 +247,7 @@ export async function startTargets(dist, env, settings, database, profiling, out
     name: 'service',
     nodeArgs: profileArgs('service'),
     logFile: join(outDir, 'service.log'),
-    ...(settings.service ? { script: join(settings.service, 'dist/main.js') } : {}),
+    script: settings.service ? join(settings.service, 'dist/main.js') : MAIN,
   });
   cleanups.unshift(() => service.stop());
   await service.ready();
