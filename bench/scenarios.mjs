@@ -25,12 +25,30 @@ export const LIST_FILTERS = [
   "status eq 'pending' and contentType eq 'url'",
 ].map((filter) => `${REQUESTS}?$filter=${encodeURIComponent(filter)}&$top=25`);
 
+/** Where the picks come from: Math.random, or a seeded sequence (seedPicks). */
+let random = Math.random;
+
+/**
+ * From now on, picks follow the sequence `seed` starts (mulberry32): two runs seeded alike send the same
+ * requests in the same order.
+ * @param {number} seed
+ */
+export function seedPicks(seed) {
+  let state = seed >>> 0;
+  random = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /**
  * @template T
  * @param {readonly T[]} list
  * @returns {T}
  */
-const pick = (list) => list[Math.floor(Math.random() * list.length)];
+const pick = (list) => list[Math.floor(random() * list.length)];
 
 /**
  * The path and query of an absolute next link: the bench talks to loopback whatever origin the link names.
@@ -188,12 +206,22 @@ export function soakRequests(ctx) {
  */
 
 /**
- * One bounded run. Latencies are taken from autocannon's per-response event in fractional ms (its own
- * histogram keeps whole ms, too coarse at 1-3 ms); requests/s counts every response over the run's length.
- * @param {{ port: number, token: string, connections: number, duration: number, requests: LoadRequest[], overallRate?: number, keepLatencies?: boolean }} options
+ * One bounded run: `duration` seconds, or exactly `amount` requests when given. Latencies are taken from
+ * autocannon's per-response event in fractional ms (its own histogram keeps whole ms, too coarse at 1-3
+ * ms); requests/s counts every response over the run's length.
+ * @param {{ port: number, token: string, connections: number, duration: number, amount?: number, requests: LoadRequest[], overallRate?: number, keepLatencies?: boolean }} options
  * @returns {Promise<Run>}
  */
-export async function runLoad({ port, token, connections, duration, requests, overallRate, keepLatencies = true }) {
+export async function runLoad({
+  port,
+  token,
+  connections,
+  duration,
+  amount,
+  requests,
+  overallRate,
+  keepLatencies = true,
+}) {
   /** @type {number[]} */
   const latencies = [];
   const load = loadavg()[0];
@@ -210,6 +238,7 @@ export async function runLoad({ port, token, connections, duration, requests, ov
         headers: { authorization: `Bearer ${token}` },
         requests: /** @type {import('autocannon').Request[]} */ (requests),
         ...(overallRate ? { overallRate } : {}),
+        ...(amount ? { amount } : {}),
       })
     )
   );

@@ -7,6 +7,7 @@ import process from 'node:process';
 import { URL, fileURLToPath } from 'node:url';
 import { imageNodeFlags, runtimeEnv } from '../scripts/dockerfile-runtime.mjs';
 import { assertDisposable, countRows, pickParents, seedDatabase, seedTenantId, serverInfo } from './database.mjs';
+import { callgrind } from './callgrind.mjs';
 import { freePort, memorySampler, rssMb, startProcess } from './processes.mjs';
 
 /**
@@ -23,6 +24,7 @@ import { freePort, memorySampler, rssMb, startProcess } from './processes.mjs';
  * @property {string[] | undefined} scenarios the selected scenarios (and `variants`); undefined: all
  * @property {number | undefined} soak seconds of soak instead of the measurements
  * @property {boolean} cpuProf
+ * @property {number | undefined} instructions requests per window counted under callgrind, instead of the timed runs
  * @property {boolean} reference
  * @property {string | undefined} against another checkout whose build takes the reference's place
  * @property {string | undefined} service another checkout whose build takes the service's place
@@ -184,14 +186,20 @@ export async function prepareDatabase(dist, settings, clusterDir, report, cleanu
  * @param {NodeJS.ProcessEnv} env
  * @param {Settings} settings
  * @param {string} url
- * @param {{ name: string, logFile: string, nodeArgs?: string[], extraEnv?: NodeJS.ProcessEnv, script?: string }} options
+ * @param {{ name: string, logFile: string, nodeArgs?: string[], wrapper?: string[], extraEnv?: NodeJS.ProcessEnv, script?: string }} options
  */
-export async function startService(env, settings, url, { name, logFile, nodeArgs = [], extraEnv = {}, script = MAIN }) {
+export async function startService(
+  env,
+  settings,
+  url,
+  { name, logFile, nodeArgs = [], wrapper, extraEnv = {}, script = MAIN },
+) {
   const port = await freePort();
   return startProcess({
     name,
     script,
     nodeArgs: [...IMAGE_NODE_FLAGS, ...nodeArgs],
+    wrapper,
     env: {
       ...env,
       PORT: String(port),
@@ -214,14 +222,15 @@ export async function startService(env, settings, url, { name, logFile, nodeArgs
  * @param {NodeJS.ProcessEnv} env
  * @param {Settings} settings
  * @param {string} url
- * @param {{ name: string, logFile: string, nodeArgs?: string[], extraEnv?: NodeJS.ProcessEnv }} options
+ * @param {{ name: string, logFile: string, nodeArgs?: string[], wrapper?: string[], extraEnv?: NodeJS.ProcessEnv }} options
  */
-export async function startReference(env, settings, url, { name, logFile, nodeArgs = [], extraEnv = {} }) {
+export async function startReference(env, settings, url, { name, logFile, nodeArgs = [], wrapper, extraEnv = {} }) {
   const port = await freePort();
   return startProcess({
     name,
     script: REFERENCE,
     nodeArgs,
+    wrapper,
     env: { ...env, PORT: String(port), DATABASE_URL: url, DB_POOL_SIZE: String(settings.poolSize), ...extraEnv },
     port,
     logFile,
@@ -242,25 +251,33 @@ export async function startReference(env, settings, url, { name, logFile, nodeAr
 export async function startTargets(dist, env, settings, database, profiling, outDir, cleanups) {
   /** @param {string} name */
   const profileArgs = (name) => (settings.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(profiling.dir, name)}`] : []);
+  /** @param {string} name */
+  const under = (name) =>
+    settings.instructions ? callgrind(join(outDir, 'callgrind'), name) : { nodeArgs: [], wrapper: undefined };
+  // Under valgrind, node starts tens of times slower.
+  const readyWithin = settings.instructions ? 600_000 : undefined;
+  /** @param {string} name */
+  const startedAs = (name) => {
+    const { nodeArgs, wrapper } = under(name);
+    return { name, nodeArgs: [...profileArgs(name), ...nodeArgs], wrapper, logFile: join(outDir, `${name}.log`) };
+  };
   const { url, tenantId } = database;
   const service = await startService(env, settings, url, {
-    name: 'service',
-    nodeArgs: profileArgs('service'),
-    logFile: join(outDir, 'service.log'),
+    ...startedAs('service'),
     script: settings.service ? join(settings.service, 'dist/main.js') : MAIN,
   });
   cleanups.unshift(() => service.stop());
-  await service.ready();
+  await service.ready(readyWithin);
   /** @type {import('./processes.mjs').Target | undefined} */
   let reference;
   if (settings.reference && !settings.soak) {
-    const options = { name: 'reference', nodeArgs: profileArgs('reference'), logFile: join(outDir, 'reference.log') };
+    const options = startedAs('reference');
     // Another build, started exactly as this one is: a before/after of the same routes on the same data.
     const started = settings.against
       ? await startService(env, settings, url, { ...options, script: join(settings.against, 'dist/main.js') })
       : await startReference(env, settings, url, options);
     cleanups.unshift(() => started.stop());
-    await started.ready();
+    await started.ready(readyWithin);
     reference = started;
   }
   const pids = { service: service.pid, ...(reference ? { reference: reference.pid } : {}) };
