@@ -42,7 +42,11 @@ export function jsonBytesBound(value: unknown): number {
     for (const item of value) bound += jsonBytesBound(item) + 1;
     return bound;
   }
-  for (const [key, member] of Object.entries(value)) bound += 2 + 6 * key.length + jsonBytesBound(member) + 2;
+  // for…in, not Object.entries: no array per member (some 1,500 for a page of 100 requests).
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (Object.hasOwn(record, key)) bound += 2 + 6 * key.length + jsonBytesBound(record[key]) + 2;
+  }
   return bound;
 }
 

@@ -175,10 +175,11 @@ export class ThreatAssessmentRequestsController {
     const found = await this.requests.list(caller, query, after);
     const urls = this.urls(request);
     const page = fitPage(found, {
-      wire: (item) => ({
-        ...project(this.toItem(item), query.select, query.expand),
-        ...this.moreResultsLink(urls, caller, item),
-      }),
+      wire: (item) => {
+        const wire = project(this.toItem(item), query.select, query.expand);
+        const more = this.moreResultsLink(urls, caller, item);
+        return more ? { ...wire, ...more } : wire;
+      },
       position: (item) => item.request,
     });
     return {
@@ -277,7 +278,7 @@ export class ThreatAssessmentRequestsController {
 
   /** The results after the expanded ones: the next page of the request's results list, in its own order. */
   private moreResultsLink(urls: PublicUrls, caller: Caller, { request, moreResults }: RequestWithResults) {
-    if (!moreResults) return {};
+    if (!moreResults) return undefined;
     const scope = resultsPageScope(caller.tenantId, request.id, RESULTS_QUERY.defaultOrder);
     const skiptoken = this.skiptokens.encode(moreResults, scope);
     return {

@@ -34,8 +34,8 @@ export function toThreatAssessmentResultDto(entity: ThreatAssessmentResultEntity
 function toIdentitySet(createdBy: ThreatAssessmentRequestEntity['createdBy']): IdentitySetDto {
   const identity = (i: { id: string; displayName?: string }) =>
     i.displayName === undefined ? { id: i.id } : { id: i.id, displayName: i.displayName };
-  return {
-    ...(createdBy.user ? { user: identity(createdBy.user) } : {}),
-    ...(createdBy.application ? { application: identity(createdBy.application) } : {}),
-  };
+  const set: IdentitySetDto = {};
+  if (createdBy.user) set.user = identity(createdBy.user);
+  if (createdBy.application) set.application = identity(createdBy.application);
+  return set;
 }
