@@ -6,11 +6,29 @@ import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
+ * Where a run's dumps go, under its results folder.
+ * @param {string} outDir
+ */
+export function dumpDir(outDir) {
+  return join(outDir, 'callgrind');
+}
+
+export function hasValgrind() {
+  try {
+    execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * How a target runs under callgrind: valgrind before node, and node's own flags.
- * @param {string} dir where the dumps go
+ * @param {string} outDir the run's results folder (dumps in dumpDir(outDir))
  * @param {string} name
  */
-export function callgrind(dir, name) {
+export function callgrind(outDir, name) {
+  const dir = dumpDir(outDir);
   mkdirSync(dir, { recursive: true });
   return {
     wrapper: ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, `${name}.out`)}`],

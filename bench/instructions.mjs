@@ -19,13 +19,13 @@ import { SCENARIOS, runLoad, seedPicks } from './scenarios.mjs';
  */
 
 /** @type {(keyof WindowCost)[]} */
-export const COSTS = ['all', 'withoutJit', 'mutator'];
+const COSTS = ['all', 'withoutJit', 'mutator'];
 
 /** Every window sends the same requests (the same parents, links and bodies, in the same order). */
 const SEED = 20_261_207;
 
 /** Warm-up requests per measured request: enough for V8 to have optimized the request path. */
-const WARMUP_FACTOR = 10;
+export const WARMUP_FACTOR = 10;
 
 /**
  * @param {import('./setup.mjs').Context} ctx

@@ -1,6 +1,5 @@
 // The bench's entry: parses the options, then runs the jobs in order (cold start, database, parity,
 // measure or soak, report) and cleans up whatever it started.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import console from 'node:console';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -19,7 +18,8 @@ import { SCENARIO_NAMES } from './scenarios.mjs';
 import { measureVariants } from './variants.mjs';
 import { measureOutbox } from './outbox.mjs';
 import { measureDeliveryLatency } from './notification-latency.mjs';
-import { measureInstructions } from './instructions.mjs';
+import { dumpDir, hasValgrind } from './callgrind.mjs';
+import { WARMUP_FACTOR, measureInstructions } from './instructions.mjs';
 
 /** @type {import('./setup.mjs').Log} */
 const log = (...args) => console.log(...args);
@@ -53,8 +53,9 @@ loopback, alternately, and writes a report, a chart and a README snippet to benc
                       RSS sampled every second
   --cpu-prof          run the service and the reference under node --cpu-prof: CPU per request by area
                       (validation, serialization, ORM, pg, logging…) side by side, flame graphs
-  --instructions N    instead of the timed runs: both targets under valgrind's callgrind (node --predictable),
-                      and per scenario, after 3 N requests of warm-up, --rounds windows of N sequential
+  --instructions N    instead of the timed runs: both targets under valgrind's callgrind (node --predictable
+                      --no-flush-bytecode); every scenario's ${WARMUP_FACTOR} N requests of warm-up, then per
+                      scenario --rounds windows of N sequential
                       requests whose instructions are counted: a per-request cost that repeats run to run
                       on a busy machine (the service's process only; dumps under callgrind/ for
                       callgrind_annotate)
@@ -158,15 +159,6 @@ function options() {
   return settings;
 }
 
-function hasValgrind() {
-  try {
-    execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The runs of the service alone, beside the scenarios that compare it with the reference. */
 const SERVICE_RUNS = ['variants', 'outbox', 'notification-latency'];
 
@@ -189,7 +181,7 @@ async function measure(ctx, report, profiling, env, outDir) {
   const { settings } = ctx;
   if (settings.instructions) {
     await findDeep(ctx);
-    report.instructions = await measureInstructions(ctx, join(outDir, 'callgrind'), log);
+    report.instructions = await measureInstructions(ctx, dumpDir(outDir), log);
     return;
   }
   const selected = settings.scenarios;

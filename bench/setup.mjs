@@ -252,8 +252,7 @@ export async function startTargets(dist, env, settings, database, profiling, out
   /** @param {string} name */
   const profileArgs = (name) => (settings.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(profiling.dir, name)}`] : []);
   /** @param {string} name */
-  const under = (name) =>
-    settings.instructions ? callgrind(join(outDir, 'callgrind'), name) : { nodeArgs: [], wrapper: undefined };
+  const under = (name) => (settings.instructions ? callgrind(outDir, name) : { nodeArgs: [], wrapper: undefined });
   // Under valgrind, node starts tens of times slower.
   const readyWithin = settings.instructions ? 600_000 : undefined;
   /** @param {string} name */
